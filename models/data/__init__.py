@@ -1,0 +1,1 @@
+"""Training data beyond the procedural world: folders of user video."""

@@ -1,0 +1,59 @@
+"""The one exception hierarchy of reelpoet.
+
+Every error that a user's input can cause is a ``ReelpoetError``; each message says what was wrong
+and what to do. Low-level errors (PyAV, onnxruntime, OS) are mapped to the most specific class
+here and re-raised ``from`` the original, so callers catch ours and still see the cause.
+
+    ReelpoetError
+    ├── InvalidRequestError (ValueError)      a parameter is out of range or inconsistent
+    │   └── InvalidTimeRangeError             a negative, reversed or empty time range
+    ├── MediaError                            a media file could not be used
+    │   ├── MediaNotFoundError (FileNotFoundError)
+    │   ├── UnsupportedMediaError             not media, or no stream of the kind asked for
+    │   ├── CorruptMediaError                 truncated or undecodable
+    │   └── MediaWriteError                   the output could not be written (nothing is left)
+    └── BundleError                           a model bundle is missing, tampered or mismatched
+        └── BundleNotInstalledError
+"""
+
+from __future__ import annotations
+
+
+class ReelpoetError(Exception):
+    """Base of every error reelpoet raises on purpose."""
+
+
+class InvalidRequestError(ReelpoetError, ValueError):
+    """A parameter is out of range or inconsistent with the others."""
+
+
+class InvalidTimeRangeError(InvalidRequestError):
+    """A time range is negative, reversed, empty or past the end of the media."""
+
+
+class MediaError(ReelpoetError):
+    """A media file could not be read or written."""
+
+
+class MediaNotFoundError(MediaError, FileNotFoundError):
+    """The media path does not exist."""
+
+
+class UnsupportedMediaError(MediaError):
+    """The file is not media PyAV can open, or lacks the stream asked for."""
+
+
+class CorruptMediaError(MediaError):
+    """The file opens but is truncated or cannot be decoded."""
+
+
+class MediaWriteError(MediaError):
+    """Writing media failed; no partial output file is left behind."""
+
+
+class BundleError(ReelpoetError):
+    """A model bundle is missing, tampered with, or does not match its manifest."""
+
+
+class BundleNotInstalledError(BundleError):
+    """No model bundle is installed where one was looked for."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets reelpoet up in ./.venv and runs the main job. Safe to run again.
+#   bash setup.sh                 set up, then run `reelpoet demo`
+#   bash setup.sh --install-only  set up only (what .ci/run uses)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@"; }
+
+pip_install --upgrade "pip>=23" "setuptools>=69" wheel
+# The CPU build of torch: a bare `torch` requirement would pull the CUDA build (gigabytes).
+# On a machine with a GPU, install the CUDA torch you want first; this line then keeps it.
+.venv/bin/python -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
+pip_install -e ".[train,server,dev]"
+
+echo "reelpoet is set up in .venv (activate it with: source .venv/bin/activate)"
+if [ "${1:-}" != "--install-only" ]; then
+  .venv/bin/reelpoet demo --out reelpoet-demo
+fi
