@@ -23,7 +23,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     bundle = locate_bundle(args.bundle)
     # The generation engine arrives with the export/runtime issue; until then a bundle folder is
     # found but cannot be run, and we say so rather than pretend.
-    raise ReelpoetError(f"Found a bundle at {bundle}, but this reelpoet has no generation engine yet.")
+    raise ReelpoetError(
+        f"Found a bundle at {bundle}, but this reelpoet has no generation engine yet."
+    )
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -33,7 +35,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     print(f"{info.path}: {info.duration_s:.3f} s")
     if info.video is not None:
         v = info.video
-        print(f"  video: {v.codec} {v.width}x{v.height} @ {float(v.fps):.3f} fps, {v.frame_count} frames")
+        rate = f"{float(v.fps):.3f} fps"
+        print(f"  video: {v.codec} {v.width}x{v.height} @ {rate}, {v.frame_count} frames")
     if info.audio is not None:
         a = info.audio
         print(f"  audio: {a.codec} {a.sample_rate} Hz, {a.channels} channel(s)")

@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_FOLDERS = {"sdk": "reelpoet.sdk", "editor_plugin": "reelpoet.editor_plugin",
-               "export": "reelpoet.export", "models": "reelpoet.models"}  # fmt: skip
+TOP_FOLDERS = {
+    "sdk": "reelpoet.sdk",
+    "editor_plugin": "reelpoet.editor_plugin",
+    "export": "reelpoet.export",
+    "models": "reelpoet.models",
+}
 
 
 def _declared_packages() -> set[str]:
@@ -45,8 +49,18 @@ def test_declared_packages_exist():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-           "-w", str(out), str(REPO)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(out),
+        str(REPO),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
     (built,) = out.glob("reelpoet-*.whl")
     return built
@@ -54,7 +68,9 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_installs_only_the_reelpoet_namespace(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    top_level = {
+        name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")
+    }
     assert top_level == {"reelpoet"}, top_level
     assert "reelpoet/__init__.py" not in names  # a PEP 420 namespace, so other dists can extend it
     assert "reelpoet/sdk/media/__init__.py" in names
@@ -65,8 +81,13 @@ def test_wheel_runtime_imports_without_torch_in_a_fresh_venv(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel],
-                   check=True, capture_output=True, text=True, timeout=900)  # fmt: skip
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     probe = (
         "import importlib.util, sys, reelpoet.sdk, reelpoet.editor_plugin, reelpoet.sdk.media;"
         "assert importlib.util.find_spec('torch') is None, 'torch is installed';"

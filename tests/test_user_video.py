@@ -32,9 +32,10 @@ def test_windows_have_the_model_shape_and_real_content(video_folder):
 def test_short_and_broken_files_are_skipped_with_a_reason(video_folder):
     folder = UserVideoFolder(video_folder)
     usable = {v.path.name for v in folder.videos}
-    # the 1.0 s webm is shorter than a 2.125 s window; the text file is not media
-    assert usable == {"example2.mp4", "smpte-2997.mp4"}
+    # the 1.0 s webm and the 2.0 s mp4 are shorter than a 2.125 s window; text is not media
+    assert usable == {"smpte-2997.mp4"}
     assert "shorter" in folder.skipped[video_folder / "big_buck_bunny_432_433.webm"]
+    assert "shorter" in folder.skipped[video_folder / "example2.mp4"]
     assert video_folder / "notes.mp4" in folder.skipped
 
 
