@@ -1,1 +1,1 @@
-"""ONNX export of the trained networks and the model bundle (a later issue). Needs the train extra."""
+"""ONNX export of the trained networks and the model bundle. Needs the train extra."""

@@ -1,0 +1,1 @@
+"""Training plumbing shared by every model: distributed setup, checkpoints, run logs."""

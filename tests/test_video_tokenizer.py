@@ -1,0 +1,134 @@
+"""Video tokenizer: LFQ round trips, shapes for 1 + 4k frames, causality, image = 1-frame clip,
+and distributed training that keeps the ranks in step."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file, save_file
+
+from reelpoet.models.lfq import LookupFreeQuantizer
+from reelpoet.models.video_tokenizer import PRESETS, VideoTokenizer, VideoTokenizerConfig
+
+
+def _randomise_temporal_taps(model: VideoTokenizer) -> None:
+    """Past taps start at zero (image-first init); give them weight so causality is tested."""
+    with torch.no_grad():
+        for module in model.modules():
+            if module.__class__.__name__ == "CausalTemporalConv":
+                module.mix.weight.normal_(0, 0.05)
+
+
+def test_lfq_codes_round_trip_and_match_the_signs():
+    quantizer = LookupFreeQuantizer(bits=12)
+    z = torch.randn(4, 10, 12)
+    out = quantizer(z)
+    assert out.codes.shape == (4, 10) and out.codes.min() >= 0 and out.codes.max() < 2**12
+    torch.testing.assert_close(quantizer.codes_to_quantized(out.codes), torch.sign(z))
+    codes = torch.randint(0, 2**12, (3, 7))
+    assert torch.equal(quantizer.quantized_to_codes(quantizer.codes_to_quantized(codes)), codes)
+
+
+def test_lfq_entropy_penalty_prefers_diverse_confident_codes():
+    quantizer = LookupFreeQuantizer(bits=4, temperature=0.1).train()
+    diverse = quantizer.codes_to_quantized(torch.arange(16).repeat(8)) * 2.0  # every code, sure
+    collapsed = torch.ones(128, 4) * 2.0  # one code everywhere
+    assert quantizer(diverse).entropy_loss < quantizer(collapsed).entropy_loss
+    assert quantizer(diverse).batch_entropy_bits == pytest.approx(4.0, abs=1e-3)
+
+
+def test_grouped_entropy_handles_large_codebooks():
+    quantizer = LookupFreeQuantizer(bits=18, entropy_group_bits=9).train()
+    out = quantizer(torch.randn(64, 18))
+    assert torch.isfinite(out.entropy_loss) and 0 < out.batch_entropy_bits <= 18
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, 9])
+def test_clip_lengths_one_plus_4k_give_the_documented_latents(num_frames):
+    model = VideoTokenizer(PRESETS["tiny"]).eval()
+    codes = model.encode(torch.rand(2, num_frames, 3, 32, 32))
+    assert codes.shape == (2, 1 + (num_frames - 1) // 4, 4, 4)
+    assert model.decode(codes).shape == (2, num_frames, 3, 32, 32)
+
+
+def test_default_config_token_layout_matches_the_design():
+    cfg = PRESETS["default"]
+    assert cfg.latent_shape == (5, 8, 8)  # 320 tokens a clip
+    assert 2**cfg.codebook_bits == 4096
+    assert PRESETS["base"].latent_shape == (5, 16, 16) and PRESETS["base"].codebook_bits == 18
+    with pytest.raises(ValueError, match="1 \\+ 4k"):
+        VideoTokenizerConfig(num_frames=16)
+
+
+def test_encoder_and_decoder_are_causal_in_time():
+    torch.manual_seed(0)
+    model = VideoTokenizer(PRESETS["tiny"]).eval()
+    _randomise_temporal_taps(model)
+    clip = torch.rand(1, 9, 3, 32, 32)
+    changed = clip.clone()
+    changed[:, 5] = torch.rand_like(changed[:, 5])  # frame 5 belongs to latent 2 (frames 5..8)
+    before, after = model.encode(clip), model.encode(changed)
+    assert torch.equal(before[:, :2], after[:, :2])
+    assert not torch.equal(before[:, 2:], after[:, 2:])
+    decoded_before, decoded_after = model.decode(before), model.decode(after)
+    assert torch.equal(decoded_before[:, :5], decoded_after[:, :5])
+
+
+def test_an_image_is_coded_like_the_first_frame_of_a_clip():
+    torch.manual_seed(0)
+    model = VideoTokenizer(PRESETS["tiny"]).eval()
+    _randomise_temporal_taps(model)
+    clip = torch.rand(1, 5, 3, 32, 32)
+    assert torch.equal(model.encode(clip[:, :1])[:, 0], model.encode(clip)[:, 0])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: str) -> None:
+    import os
+
+    from reelpoet.models.train.distributed import init_distributed, shutdown_distributed
+    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    torch.set_num_threads(1)
+    ctx = init_distributed()
+    cfg = TrainConfig(
+        run_dir=run_dir,
+        preset="tiny",
+        stage="video",
+        steps=3,
+        batch_size=2,
+        crop=16,
+        warmup_steps=1,
+        photo_fraction=0.5,
+    )
+    model = train(cfg, ctx)
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        f"{out_dir}/rank{rank}.safetensors",
+    )
+    shutdown_distributed()
+
+
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
+    rank0 = load_file(tmp_path / "rank0.safetensors")
+    rank1 = load_file(tmp_path / "rank1.safetensors")
+    torch.manual_seed(0)  # the seed train() starts from: the untrained weights
+    initial = VideoTokenizer(PRESETS["tiny"]).state_dict()
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:
+        torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0)
+    assert any(not torch.equal(rank0[n], initial[n]) for n in rank0)  # it did train
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "log.csv").read_text().count("\n") == 2  # header + final step
