@@ -13,9 +13,10 @@ from pathlib import Path
 
 from reelpoet.sdk import __version__
 from reelpoet.sdk.bundle_location import BUNDLE_ENV_VAR, locate_bundle
-from reelpoet.sdk.errors import ReelpoetError
+from reelpoet.sdk.errors import BundleNotInstalledError, ReelpoetError
 
 EXIT_USER_ERROR = 2
+EXIT_NO_BUNDLE = 3  # distinct, so setup.sh can tell "installed, no models yet" from a failure
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -70,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BundleNotInstalledError as exc:
+        print(f"reelpoet {args.command}: {exc}", file=sys.stderr)
+        return EXIT_NO_BUNDLE
     except ReelpoetError as exc:
         print(f"reelpoet {args.command}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -23,7 +23,7 @@ def test_demo_without_a_bundle_says_so_plainly(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv(BUNDLE_ENV_VAR, raising=False)
     code = cli.main(["demo", "--bundle", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_USER_ERROR
+    assert code == cli.EXIT_NO_BUNDLE
     assert "No model bundle is installed" in err and "Traceback" not in err
 
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import textwrap
 import time
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +23,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from reelpoet.models.world.config import WorldConfig
 from reelpoet.models.world.sample import WorldSample, make_sample
+from reelpoet.sdk.atomic_file import atomic_output
 from reelpoet.sdk.errors import InvalidRequestError
+from reelpoet.sdk.media import write_wav
 
 _SCALE = 2  # nearest-neighbour upscaling: 64-pixel frames are too small to judge on screen
 _GAP = 4  # pixels between frames and around rows
@@ -63,41 +62,22 @@ def _paste_frames(sheet: Image.Image, frames: np.ndarray, top: int) -> None:
 
 
 def soundtrack_reel(samples: Sequence[WorldSample], sample_rate: int) -> np.ndarray:
-    """All soundtracks in order as int16 (N,), each followed by a short silence."""
+    """All soundtracks in order as float32 (N,), each followed by a short silence."""
     silence = np.zeros(round(_SILENCE_SECONDS * sample_rate), np.float32)
-    pieces = [piece for s in samples for piece in (s.audio, silence)]
-    audio = np.clip(np.concatenate(pieces), -1.0, 1.0)
-    return np.round(audio * 32767.0).astype(np.int16)
+    return np.concatenate([piece for s in samples for piece in (s.audio, silence)])
 
 
 def write_outputs(samples: Sequence[WorldSample], config: WorldConfig, out: Path) -> None:
+    """Each file goes to a temp name and is renamed into place (reelpoet.sdk.atomic_file)."""
     out.mkdir(parents=True, exist_ok=True)
-    _atomic(out / "contact_sheet.png", lambda f: contact_sheet(samples).save(f, format="PNG"))
-    pcm = soundtrack_reel(samples, config.sample_rate)
-    _atomic(out / "soundtracks.wav", lambda f: _write_wav(f, pcm, config.sample_rate))
+    with atomic_output(out / "contact_sheet.png") as temp:
+        contact_sheet(samples).save(temp, format="PNG")
+    write_wav(
+        out / "soundtracks.wav", soundtrack_reel(samples, config.sample_rate), config.sample_rate
+    )
     records = [{"seed": s.seed, "caption": s.caption, "truth": s.truth.to_dict()} for s in samples]
-    _atomic(out / "samples.json", lambda f: f.write(json.dumps(records, indent=1).encode()))
-
-
-def _write_wav(file, pcm: np.ndarray, sample_rate: int) -> None:
-    with wave.open(file, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)  # 16-bit PCM
-        wav.setframerate(sample_rate)
-        wav.writeframes(pcm.astype("<i2").tobytes())
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through `write(binary_file)` to a temp file beside `path`, then rename over it."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(temp, 0o644)  # mkstemp makes owner-only files; these are for sharing
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out / "samples.json") as temp:
+        temp.write_text(json.dumps(records, indent=1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

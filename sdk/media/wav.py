@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelpoet.sdk.media._atomic import atomic_output
+from reelpoet.sdk.atomic_file import atomic_output
 from reelpoet.sdk.media.params import check_audio, check_sample_rate
 
 

@@ -1,7 +1,8 @@
 """``write_video``: encode frames (and optional audio) to MP4 (H.264/AAC) or MOV (ProRes/PCM).
 
 The frame rate stays an exact Fraction (30000/1001 is written as such), colours are encoded as
-BT.709 limited range and tagged so, and the file appears only once complete (see ``_atomic``).
+BT.709 limited range and tagged so, and the file appears only once complete
+(see ``reelpoet.sdk.atomic_file``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from reelpoet.sdk.atomic_file import atomic_output
 from reelpoet.sdk.errors import InvalidRequestError
-from reelpoet.sdk.media._atomic import atomic_output
 from reelpoet.sdk.media.params import check_audio, check_fps, check_frames, check_sample_rate
 from reelpoet.sdk.media.recipes import Recipe, recipe_for
 from reelpoet.sdk.media.resample import layout_name
