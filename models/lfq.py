@@ -77,5 +77,8 @@ class LookupFreeQuantizer(nn.Module):
 
     def codes_to_quantized(self, codes: torch.Tensor) -> torch.Tensor:
         """(...) int codes -> (..., bits) values in {-1, +1}; the inverse of the code packing."""
-        bits = (codes.unsqueeze(-1) >> torch.arange(self.bits, device=codes.device)) & 1
+        # Division rather than >> and &: the ONNX exporter has no bit-shift for tensors.
+        bits = torch.remainder(
+            torch.div(codes.unsqueeze(-1), self.bit_values, rounding_mode="floor"), 2
+        )
         return bits.float() * 2 - 1
