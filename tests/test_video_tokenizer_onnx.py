@@ -95,3 +95,14 @@ def test_bad_codes_are_refused_with_a_clear_error(exported, codes, message):
     _, codec = exported
     with pytest.raises(InvalidRequestError, match=message):
         codec.decode(codes)
+
+
+def test_a_broken_model_file_is_a_bundle_error(tmp_path):
+    from reelpoet.sdk.errors import BundleError
+    from reelpoet.sdk.onnx_session import create_session
+
+    (tmp_path / "broken.onnx").write_bytes(b"not a graph")
+    with pytest.raises(BundleError, match=r"broken\.onnx"):
+        create_session(tmp_path / "broken.onnx")
+    with pytest.raises(BundleError, match="missing"):
+        create_session(tmp_path / "absent.onnx")
