@@ -27,22 +27,16 @@ MAX_BATCH = 4096
 MAX_LATENT_FRAMES = 256  # clips up to 1 + 4 * 255 frames, about two minutes at 8 fps
 
 
-class _EncodeGraph(nn.Module):
-    def __init__(self, model: VideoTokenizer) -> None:
+class _MethodGraph(nn.Module):
+    """One method of the tokenizer (`encode` or `decode`) as `forward`, for the exporter."""
+
+    def __init__(self, model: VideoTokenizer, method: str) -> None:
         super().__init__()
         self.model = model
+        self.method = method
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model.encode(pixels)
-
-
-class _DecodeGraph(nn.Module):
-    def __init__(self, model: VideoTokenizer) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(codes)
+    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model, self.method)(tensor)
 
 
 def _export(
@@ -58,7 +52,7 @@ def _export(
             external_data=False,
             input_names=[names[0]],
             output_names=[names[1]],
-            dynamic_shapes={names[0]: dims},
+            dynamic_shapes=(dims,),  # by position: the wrapper names its argument `tensor`
             verbose=False,
         )
 
@@ -81,14 +75,14 @@ def export_video_tokenizer(model: VideoTokenizer, out_dir: Path) -> dict[str, Pa
         "config": out_dir / CONFIG_FILE,
     }
     _export(
-        _EncodeGraph(model),
+        _MethodGraph(model, "encode"),
         pixels,
         ("pixels", "codes"),
         {0: batch, 1: TEMPORAL_STRIDE * k + 1},
         paths["encoder"],
     )
     _export(
-        _DecodeGraph(model),
+        _MethodGraph(model, "decode"),
         codes,
         ("codes", "pixels"),
         {0: batch, 1: k + 1},
