@@ -1,0 +1,163 @@
+"""Residual vector quantization (RVQ) with EMA codebooks, dead-code restart and quantizer dropout,
+as in SoundStream: Zeghidour et al., "SoundStream: An End-to-End Neural Audio Codec",
+arXiv:2107.03312, section "Residual Vector Quantizer" (Algorithm 1, quantizer dropout).
+
+Level k quantizes what levels 0..k-1 left over: r_0 = z, q_k = nearest(r_k), r_{k+1} = r_k - q_k,
+and the quantized vector is q_0 + ... + q_{L-1} for the first L levels. Codebooks are not trained
+by gradient descent but follow the running mean of the vectors assigned to each code (EMA, as in
+VQ-VAE-2 and SoundStream); a code that no vector picked while `dead_after` x V vectors went by
+(one used at under 1/dead_after of the uniform rate) is restarted from a random vector of the
+current batch, so the whole vocabulary stays in use. Counting vectors rather than steps keeps
+that rule the same at any batch size.
+
+Under DDP every rank must end a step with the same codebooks: assignment counts and sums are
+all-reduced, and random choices (first-batch init, restarts) are made on rank 0 and broadcast.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+
+class RVQOutput(NamedTuple):
+    quantized: torch.Tensor  # (B, T, D) sum of the active levels, straight-through gradients
+    codes: torch.Tensor  # (B, T, K) int64, every level (the inactive ones too, for logging)
+    commit_loss: torch.Tensor  # scalar: mean ||r_k - sg(q_k)||^2 over active (example, level)
+    codes_used: torch.Tensor  # (K,) fraction of each level's codes picked in this batch
+
+
+def _synced(tensor: torch.Tensor, op: str) -> torch.Tensor:
+    """Sum over ranks ("sum") or take rank 0's copy ("broadcast"); a no-op without DDP."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if op == "sum":
+            dist.all_reduce(tensor)
+        else:
+            dist.broadcast(tensor, src=0)
+    return tensor
+
+
+class ResidualVectorQuantizer(nn.Module):
+    """Quantizes (B, T, D) vectors with K levels of V codes each; codes are (B, T, K) ints."""
+
+    def __init__(
+        self,
+        num_levels: int,
+        codebook_size: int,
+        dim: int,
+        decay: float = 0.99,
+        dead_after: float = 2.0,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.num_levels, self.codebook_size, self.dim = num_levels, codebook_size, dim
+        self.decay, self.dead_after, self.eps = decay, dead_after, eps
+        self.register_buffer("codebooks", torch.randn(num_levels, codebook_size, dim))
+        # EMA statistics: how many vectors each code got (cluster size) and their sum.
+        self.register_buffer("cluster_size", torch.ones(num_levels, codebook_size))
+        self.register_buffer("embed_sum", self.codebooks.clone())
+        self.register_buffer("unused_vectors", torch.zeros(num_levels, codebook_size))
+        self.register_buffer("initialized", torch.zeros(()))
+
+    def forward(self, z: torch.Tensor, active_levels: torch.Tensor | None = None) -> RVQOutput:
+        """z: (B, T, D); active_levels: (B,) ints in 1..K (quantizer dropout), None for all K."""
+        b = z.shape[0]
+        if active_levels is None:
+            active_levels = torch.full((b,), self.num_levels, device=z.device)
+        active = torch.arange(self.num_levels, device=z.device) < active_levels[:, None]  # (B, K)
+        update = self.training and torch.is_grad_enabled()
+        if update and not self.initialized:
+            self._init_from(z.detach())
+        residual, quantized, codes, commit = z, torch.zeros_like(z), [], []
+        for k in range(self.num_levels):
+            level_codes = self._nearest(residual.detach(), self.codebooks[k])  # (B, T)
+            q = F.embedding(level_codes, self.codebooks[k])  # (B, T, D), no grad: EMA-trained
+            commit.append((residual - q).pow(2).mean(dim=(1, 2)))  # (B,)
+            if update:
+                self._ema_update(k, residual.detach(), level_codes)
+            quantized = quantized + q * active[:, k, None, None]
+            residual = residual - q
+            codes.append(level_codes)
+        commit_loss = (torch.stack(commit, 1) * active).sum() / active.sum()
+        codes_t = torch.stack(codes, -1)  # (B, T, K)
+        used = torch.tensor(
+            [codes_t[..., k].unique().numel() / self.codebook_size for k in range(self.num_levels)]
+        )
+        return RVQOutput(z + (quantized - z).detach(), codes_t, commit_loss, used)
+
+    @staticmethod
+    def _nearest(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+        """(..., D) vectors, (V, D) codebook -> (...) index of the nearest code (L2)."""
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 does not change the argmin.
+        scores = x @ codebook.T * 2 - codebook.pow(2).sum(-1)  # (..., V)
+        return scores.argmax(-1)
+
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, T, K) int64 codes, all levels."""
+        residual, codes = z, []
+        for k in range(self.num_levels):
+            level_codes = self._nearest(residual, self.codebooks[k])
+            residual = residual - F.embedding(level_codes, self.codebooks[k])
+            codes.append(level_codes)
+        return torch.stack(codes, -1)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, T, L) codes of the first L <= K levels -> (B, T, D) sum of their vectors."""
+        levels = torch.arange(codes.shape[-1], device=codes.device)  # (L,)
+        flat = self.codebooks.reshape(-1, self.dim)  # (K * V, D): one gather for all levels
+        return F.embedding(codes + levels * self.codebook_size, flat).sum(-2)
+
+    @torch.no_grad()
+    def _init_from(self, z: torch.Tensor) -> None:
+        """Codebooks start as random vectors of the first batch's residuals (rank 0's)."""
+        residual = z.reshape(-1, self.dim)  # (N, D)
+        for k in range(self.num_levels):
+            self.codebooks[k] = _synced(self._sample(residual, self.codebook_size), "broadcast")
+            residual = residual - F.embedding(
+                self._nearest(residual, self.codebooks[k]), self.codebooks[k]
+            )
+        self.embed_sum.copy_(self.codebooks)
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(1.0)
+
+    @staticmethod
+    def _sample(vectors: torch.Tensor, count: int) -> torch.Tensor:
+        """`count` rows of (N, D) `vectors`, without repeats while there are enough rows."""
+        if vectors.shape[0] >= count:
+            return vectors[torch.randperm(vectors.shape[0], device=vectors.device)[:count]]
+        picks = torch.randint(vectors.shape[0], (count,), device=vectors.device)
+        # Repeated rows get a little noise so that no two codes are exactly equal.
+        return vectors[picks] + 1e-3 * vectors.std() * torch.randn_like(vectors[picks])
+
+    @torch.no_grad()
+    def _ema_update(self, k: int, residual: torch.Tensor, codes: torch.Tensor) -> None:
+        flat, flat_codes = residual.reshape(-1, self.dim), codes.reshape(-1)  # (N, D), (N,)
+        counts = _synced(torch.bincount(flat_codes, minlength=self.codebook_size).float(), "sum")
+        sums = torch.zeros_like(self.embed_sum[k]).index_add_(0, flat_codes, flat)  # (V, D)
+        sums = _synced(sums, "sum")
+        self.cluster_size[k].mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum[k].mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        # Laplace smoothing keeps a code that lost its vectors from dividing by ~0.
+        total = self.cluster_size[k].sum()
+        size = (self.cluster_size[k] + self.eps) / (total + self.codebook_size * self.eps) * total
+        self.codebooks[k] = self.embed_sum[k] / size[:, None]
+        seen = counts.sum()  # vectors of this step, all ranks
+        self.unused_vectors[k] = torch.where(counts > 0, 0.0, self.unused_vectors[k] + seen)
+        self._restart_dead(k, flat)
+
+    @torch.no_grad()
+    def _restart_dead(self, k: int, vectors: torch.Tensor) -> None:
+        """SoundStream's restart: a code unused for a while becomes a vector of this batch."""
+        dead = self.unused_vectors[k] >= self.dead_after * self.codebook_size  # same on all ranks
+        count = int(dead.sum())
+        if count == 0:
+            return
+        fresh = _synced(self._sample(vectors, count), "broadcast")  # (count, D)
+        self.codebooks[k, dead] = fresh
+        self.embed_sum[k, dead] = fresh
+        self.cluster_size[k, dead] = 1.0
+        self.unused_vectors[k, dead] = 0.0

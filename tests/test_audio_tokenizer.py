@@ -1,0 +1,235 @@
+"""Audio tokenizer: RVQ round trips, dead-code restart, quantizer dropout, causality, the frame
+count and token interleaving, exact chunking with the documented context, and distributed
+training that keeps the ranks (weights and codebooks) in step."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file, save_file
+
+from reelpoet.models.audio_spectra import MultiScaleMelLoss, si_snr
+from reelpoet.models.audio_tokenizer import (
+    PRESETS,
+    AudioTokenizer,
+    AudioTokenizerConfig,
+    decoder_context_frames,
+    deinterleave,
+    encoder_context_frames,
+    interleave,
+)
+from reelpoet.models.rvq import ResidualVectorQuantizer
+from reelpoet.models.train.train_audio_tokenizer import TrainConfig, dropout_levels
+
+
+def _trained_like(model: AudioTokenizer, seconds: float = 2.0) -> AudioTokenizer:
+    """Codebooks initialised from real latents (as the first training step does), so that codes
+    differ from frame to frame; weights stay random."""
+    torch.manual_seed(1)
+    model.train()
+    model(torch.randn(4, int(seconds * 16000)) * 0.3)  # grad enabled: the EMA init runs
+    return model.eval()
+
+
+def test_rvq_codes_decode_to_the_quantized_output():
+    torch.manual_seed(0)
+    rvq = ResidualVectorQuantizer(num_levels=4, codebook_size=32, dim=8).eval()
+    z = torch.randn(3, 20, 8)
+    out = rvq(z)
+    assert out.codes.shape == (3, 20, 4) and out.codes.dtype == torch.int64
+    torch.testing.assert_close(rvq.decode(out.codes), out.quantized)
+    assert torch.equal(rvq.encode(z), out.codes)
+    # each level codes what the levels before it left over: the error shrinks with levels
+    errors = [(z - rvq.decode(out.codes[..., :k])).norm() for k in range(1, 5)]
+    assert all(a > b for a, b in itertools.pairwise(errors))
+
+
+def test_first_training_batch_initialises_codebooks_from_the_data():
+    torch.manual_seed(0)
+    rvq = ResidualVectorQuantizer(num_levels=2, codebook_size=16, dim=4).train()
+    z = torch.randn(2, 50, 4) * 0.01 + 5.0  # far from the N(0, 1) initial codebooks
+    rvq(z)
+    assert rvq.initialized.item() == 1
+    assert (rvq.codebooks[0] - 5.0).abs().max() < 0.5
+    assert rvq(z).codes_used[0] > 0.5  # most codes of level 0 are picked at once
+
+
+def test_dead_codes_are_restarted_from_batch_vectors():
+    torch.manual_seed(0)
+    rvq = ResidualVectorQuantizer(num_levels=1, codebook_size=16, dim=4, dead_after=2.0).train()
+    with torch.no_grad():  # one code near the data, fifteen far away: fifteen dead codes
+        rvq.codebooks.fill_(-100.0)
+        rvq.codebooks[0, 0] = 3.0
+        rvq.embed_sum.copy_(rvq.codebooks)
+        rvq.initialized.fill_(1.0)
+    data = [torch.randn(1, 16, 4) + 3.0 for _ in range(6)]
+    assert rvq(data[0]).codes_used[0] == 1 / 16  # everything goes to the one live code
+    for z in data[1:]:
+        rvq(z)
+    assert (rvq.codebooks[0] > -50).all()  # every dead code was moved into the data
+    assert rvq(torch.randn(1, 64, 4) + 3.0).codes_used[0] >= 0.5
+
+
+def test_ema_moves_a_code_to_the_mean_of_its_vectors():
+    rvq = ResidualVectorQuantizer(num_levels=1, codebook_size=2, dim=2, decay=0.5).train()
+    with torch.no_grad():
+        rvq.codebooks[0] = torch.tensor([[0.0, 0.0], [10.0, 10.0]])
+        rvq.embed_sum.copy_(rvq.codebooks)
+        rvq.initialized.fill_(1.0)
+    z = torch.tensor([[[1.0, 1.0], [1.0, 1.0], [9.0, 9.0]]])
+    for _ in range(20):
+        rvq(z)
+    expected = torch.tensor([[1.0, 1.0], [9.0, 9.0]])
+    torch.testing.assert_close(rvq.codebooks[0], expected, rtol=0, atol=1e-4)  # eps smoothing
+
+
+def test_quantizer_dropout_decodes_each_example_from_its_first_levels():
+    model = _trained_like(AudioTokenizer(PRESETS["tiny"]))
+    samples = torch.randn(4, 3200) * 0.3
+    levels = torch.tensor([1, 2, 3, 4])
+    with torch.no_grad():
+        out = model(samples, levels)
+    for b, k in enumerate(levels.tolist()):
+        alone = model.decode(out.codes[b : b + 1, :, :k])  # (1, N) from k levels
+        torch.testing.assert_close(out.reconstruction[b : b + 1].clamp(-1, 1), alone)
+    assert model.decode(out.codes[:, :, :1]).shape == (4, 3200)
+
+
+def test_dropout_levels_follow_the_configured_share():
+    cfg = TrainConfig(preset="tiny", quantizer_dropout=0.5)
+    levels = dropout_levels(cfg, 4000, 4, rank=0, step=0)
+    assert set(levels.tolist()) == {1, 2, 3, 4}
+    assert 0.55 < (levels == 4).float().mean() < 0.70  # half all-K, plus a quarter of the rest
+    none = dropout_levels(dataclasses.replace(cfg, quantizer_dropout=0.0), 100, 4, 0, 0)
+    assert (none == 4).all()
+    assert torch.equal(levels, dropout_levels(cfg, 4000, 4, rank=0, step=0))  # resumable
+
+
+def test_later_samples_do_not_change_earlier_codes_or_samples():
+    torch.manual_seed(0)
+    model = _trained_like(AudioTokenizer(PRESETS["tiny"]))
+    hop = model.cfg.hop
+    audio = torch.randn(1, 20 * hop) * 0.3
+    changed = audio.clone()
+    changed[:, 12 * hop :] = torch.randn(1, 8 * hop) * 0.3  # frames 12.. get new audio
+    before, after = model.encode(audio), model.encode(changed)
+    assert torch.equal(before[:, :12], after[:, :12])
+    assert not torch.equal(before[:, 12:], after[:, 12:])
+    codes = before.clone()
+    codes[:, 15:] = (codes[:, 15:] + 1) % model.cfg.codebook_size
+    assert torch.equal(model.decode(before)[:, : 15 * hop], model.decode(codes)[:, : 15 * hop])
+
+
+def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
+    cfg = PRESETS["default"]
+    assert (cfg.hop, cfg.frame_rate, cfg.num_levels, cfg.codebook_size) == (320, 50.0, 4, 1024)
+    assert cfg.num_frames(34000) == 107 and cfg.num_frames(34240) == 107
+    model = AudioTokenizer(PRESETS["tiny"]).eval()
+    codes = model.encode(torch.zeros(2, 34000))
+    assert codes.shape == (2, 107, model.cfg.num_levels)
+    assert model.decode(codes).shape == (2, 107 * 320)  # the caller trims to 34000
+    tokens = interleave(codes)
+    assert tokens.shape == (2, 107 * model.cfg.num_levels)
+    t, k = 5, 2
+    assert tokens[1, t * model.cfg.num_levels + k] == codes[1, t, k]  # frame-major
+    assert torch.equal(deinterleave(tokens, model.cfg.num_levels), codes)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default"])
+def test_the_documented_context_makes_chunked_coding_exact(preset):
+    torch.manual_seed(0)
+    cfg = PRESETS[preset]
+    model = AudioTokenizer(cfg).double().eval()
+    enc_ctx, dec_ctx, hop, first = encoder_context_frames(cfg), decoder_context_frames(cfg), 320, 30
+    audio = torch.randn(1, 50 * hop, dtype=torch.float64) * 0.3
+    with torch.no_grad():
+        z = model.encoder(audio)
+        chunk = model.encoder(audio[:, (first - enc_ctx) * hop :])[:, enc_ctx:]
+        torch.testing.assert_close(chunk, z[:, first:], rtol=0, atol=1e-12)
+        y = model.decoder(z)
+        part = model.decoder(z[:, first - dec_ctx :])[:, dec_ctx * hop :]
+        torch.testing.assert_close(part, y[:, first * hop :], rtol=0, atol=1e-12)
+        short = model.decoder(z[:, first - dec_ctx + 1 :])[:, (dec_ctx - 1) * hop :]
+        assert (short - y[:, first * hop :]).abs().max() > 1e-12  # the context is not padding
+
+
+def test_configs_validate_and_round_trip_through_json():
+    cfg = PRESETS["default"]
+    assert AudioTokenizerConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="one entry more"):
+        AudioTokenizerConfig(widths=(8, 16))
+    with pytest.raises(ValueError, match="level"):
+        AudioTokenizerConfig(num_levels=0)
+
+
+def test_default_model_fits_the_8_mb_onnx_budget():
+    model = AudioTokenizer(PRESETS["default"])
+    weights = sum(p.numel() for p in model.parameters())
+    codebooks = model.quantizer.codebooks.numel()  # stored in both graphs
+    assert (weights + 2 * codebooks) * 4 < 7.5e6
+
+
+def test_si_snr_and_mel_loss_behave():
+    x = torch.randn(2, 4000)
+    assert si_snr(x, 0.3 * x).min() > 100  # scale-invariant
+    assert si_snr(x, x + 0.1 * torch.randn(2, 4000)).mean() == pytest.approx(20, abs=1.5)
+    assert torch.isnan(si_snr(torch.zeros(4000), x[0]))
+    loss = MultiScaleMelLoss(16000)
+    assert loss(x, x) == 0 and loss(x, 0.5 * x) > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: str) -> None:
+    import os
+
+    from reelpoet.models.train.distributed import init_distributed, shutdown_distributed
+    from reelpoet.models.train.train_audio_tokenizer import TrainConfig, train
+
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    torch.set_num_threads(1)
+    ctx = init_distributed()
+    cfg = TrainConfig(
+        run_dir=run_dir,
+        preset="tiny",
+        steps=8,  # 2 ranks x 2 clips x 50 frames a step: codes restart after ~6 steps
+        batch_size=2,
+        warmup_steps=1,
+        speech_fraction=0.0,  # world audio only: nothing to install for this test
+        instrument_fraction=0.0,
+        recording_fraction=0.0,
+    )
+    model = train(cfg, ctx)
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        f"{out_dir}/rank{rank}.safetensors",
+    )
+    shutdown_distributed()
+
+
+def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
+    rank0 = load_file(tmp_path / "rank0.safetensors")
+    rank1 = load_file(tmp_path / "rank1.safetensors")
+    torch.manual_seed(0)  # the seed train() starts from: the untrained weights
+    initial = AudioTokenizer(PRESETS["tiny"]).state_dict()
+    assert rank0.keys() == rank1.keys() and "quantizer.codebooks" in rank0
+    for name in rank0:
+        torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0)
+    assert any(not torch.equal(rank0[n], initial[n]) for n in rank0 if "encoder" in n)
+    assert rank0["quantizer.initialized"] == 1
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and log[0].startswith("step,")  # header + final step
