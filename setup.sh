@@ -2,6 +2,8 @@
 # Sets reelpoet up in ./.venv and runs the main job. Safe to run again.
 #   bash setup.sh                 set up, then run `reelpoet demo`
 #   bash setup.sh --install-only  set up only (what .ci/run uses)
+#   bash setup.sh --training-data also install the Debian packages the audio tokenizer's training
+#                                 data comes from (speech synthesis, recorded sounds; needs root)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +20,12 @@ pip_install --upgrade "pip>=23" "setuptools>=69" wheel
 pip_install -e ".[train,server,dev]"
 
 echo "reelpoet is set up in .venv (activate it with: source .venv/bin/activate)"
+if [ "${1:-}" = "--training-data" ]; then
+  apt-get update -qq
+  apt-get install -y -qq espeak-ng fluid-soundfont-gm alsa-utils sound-icons \
+    sound-theme-freedesktop gnome-audio
+  exit 0
+fi
 if [ "${1:-}" != "--install-only" ]; then
   status=0
   .venv/bin/reelpoet demo --out reelpoet-demo || status=$?
