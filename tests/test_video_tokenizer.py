@@ -132,3 +132,16 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     assert any(not torch.equal(rank0[n], initial[n]) for n in rank0)  # it did train
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
     assert (tmp_path / "run" / "log.csv").read_text().count("\n") == 2  # header + final step
+
+
+def test_a_resumed_run_log_forgets_rows_past_the_checkpoint(tmp_path):
+    from reelpoet.models.train.run_log import CsvLog
+
+    log = CsvLog(tmp_path / "log.csv", ["step", "loss"])
+    for step in (25, 50, 75):
+        log.write({"step": step, "loss": 1.0 / step})
+    resumed = CsvLog(tmp_path / "log.csv", ["step", "loss"], start_step=50)  # checkpoint at 50
+    resumed.write({"step": 75, "loss": 0.5})
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["step", "25", "50", "75"]
+    assert lines[-1] == "75,0.5"

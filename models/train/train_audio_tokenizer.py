@@ -155,7 +155,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed)
     mel_loss = MultiScaleMelLoss(model_cfg.sample_rate).to(ctx.device)
-    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS) if ctx.is_main else None
+    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS, step) if ctx.is_main else None
     last_save, started, end = time.monotonic(), time.monotonic(), cfg.steps
     if stop_after is not None:
         end = min(end, step + stop_after)

@@ -127,7 +127,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
         user_video_fraction=cfg.user_video_fraction,
     )
     clips = TokenizerClips(mix, cfg.seed)
-    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS) if ctx.is_main else None
+    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS, step) if ctx.is_main else None
     last_save, started, end = time.monotonic(), time.monotonic(), cfg.steps
     if stop_after is not None:
         end = min(end, step + stop_after)
