@@ -145,3 +145,33 @@ def test_a_resumed_run_log_forgets_rows_past_the_checkpoint(tmp_path):
     lines = (tmp_path / "log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ["step", "25", "50", "75"]
     assert lines[-1] == "75,0.5"
+
+
+def test_a_run_resumes_where_it_stopped_with_cumulative_time(tmp_path):
+    import json
+
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+
+    ctx = DistContext(rank=0, world_size=1, device=torch.device("cpu"))
+    cfg = TrainConfig(
+        run_dir=str(tmp_path),
+        preset="tiny",
+        stage="image",
+        steps=4,
+        batch_size=2,
+        crop=16,
+        warmup_steps=1,
+        log_every=1,
+    )
+    train(cfg, ctx, stop_after=2)
+    first = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    weights_after_two = load_file(tmp_path / "checkpoint" / "model.safetensors")
+    model = train(cfg, ctx)  # resumes at step 2, ends at 4
+    second = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert (first["step"], second["step"]) == (2, 4)
+    assert second["seconds"] > first["seconds"] > 0
+    steps = [line.split(",")[0] for line in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert steps == ["1", "2", "3", "4"]
+    changed = [not torch.equal(weights_after_two[k], v) for k, v in model.state_dict().items()]
+    assert any(changed)

@@ -18,12 +18,8 @@ A run resumes from `<run-dir>/checkpoint` when one is there; the loss curve goes
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import math
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,11 +34,10 @@ from reelpoet.models.train.audio_clips import (
     AudioClips,
     AudioMix,
 )
-from reelpoet.models.train.checkpoint import load_checkpoint, save_checkpoint
 from reelpoet.models.train.distributed import DistContext, init_distributed, shutdown_distributed
-from reelpoet.models.train.run_log import CsvLog
+from reelpoet.models.train.loop import config_from_args, resume, run_steps
 
-LOG_COLUMNS = ["step", "seconds", "loss", "mel", "waveform", "commit", "si_snr", "codes_used", "lr"]
+LOG_COLUMNS = ["loss", "mel", "waveform", "commit", "si_snr", "codes_used"]
 
 
 @dataclass(frozen=True)
@@ -91,14 +86,6 @@ class TrainConfig:
         )
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth over the run."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def dropout_levels(cfg: TrainConfig, batch: int, num_levels: int, rank: int, step: int):
     """(B,) levels each example decodes from: K, or uniform in 1..K for the dropout share; a
     function of (seed, rank, step) like the batch, so a resumed run draws the same."""
@@ -135,69 +122,31 @@ def _losses(cfg: TrainConfig, out: TokenizerOutput, target, mel_loss, full) -> d
     }
 
 
-def _start(cfg: TrainConfig, model: AudioTokenizer, optimizer) -> int:
-    """Resume this run's checkpoint, or take initial weights from --init-from; return the step."""
-    checkpoint = Path(cfg.run_dir) / "checkpoint"
-    if checkpoint.exists():
-        return load_checkpoint(checkpoint, model, optimizer)["step"]
-    if cfg.init_from:
-        load_checkpoint(Path(cfg.init_from), model)
-    return 0
-
-
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> AudioTokenizer:
     """Run (or resume) training; stop at cfg.steps, or after `stop_after` steps of this call."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = PRESETS[cfg.preset]
     model = AudioTokenizer(model_cfg).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0)
-    step = _start(cfg, model, optimizer)
+    progress = resume(cfg, model, optimizer)
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed)
     mel_loss = MultiScaleMelLoss(model_cfg.sample_rate).to(ctx.device)
-    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS, step) if ctx.is_main else None
-    last_save, started, end = time.monotonic(), time.monotonic(), cfg.steps
-    if stop_after is not None:
-        end = min(end, step + stop_after)
-    while step < end:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
+
+    def step_losses(step: int) -> dict[str, torch.Tensor]:
         batch = clips.batch(cfg.batch_size, ctx.rank, step).to(ctx.device)
         levels = dropout_levels(cfg, cfg.batch_size, model_cfg.num_levels, ctx.rank, step)
         levels = levels.to(ctx.device)
         full = levels == model_cfg.num_levels
-        terms = _losses(cfg, wrapped(batch, levels), batch, mel_loss, full)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        if log is not None and (step % cfg.log_every == 0 or step == end):
-            row = {k: round(v.item(), 5) for k, v in terms.items()}
-            elapsed = round(time.monotonic() - started, 1)
-            log.write({**row, "step": step, "seconds": elapsed, "lr": learning_rate(cfg, step - 1)})
-        due = time.monotonic() - last_save > cfg.checkpoint_minutes * 60
-        if ctx.is_main and (due or step == end):
-            state = {
-                "step": step,
-                "train_config": dataclasses.asdict(cfg),
-                "model_config": model_cfg.to_dict(),
-            }
-            save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, state)
-            last_save = time.monotonic()
+        return _losses(cfg, wrapped(batch, levels), batch, mel_loss, full)
+
+    state = {"train_config": dataclasses.asdict(cfg), "model_config": model_cfg.to_dict()}
+    run_steps(cfg, ctx, model, optimizer, progress, step_losses, LOG_COLUMNS, state, stop_after)
     return model
 
 
-def _parse_args() -> TrainConfig:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for field in dataclasses.fields(TrainConfig):
-        kind = {"int": int, "float": float}.get(str(field.type), str)
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
-    return TrainConfig(**vars(parser.parse_args()))
-
-
 def main() -> None:
-    cfg = _parse_args()
+    cfg = config_from_args(TrainConfig, __doc__.split("\n\n")[0])
     ctx = init_distributed()
     try:
         train(cfg, ctx)

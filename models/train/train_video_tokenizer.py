@@ -11,34 +11,19 @@ goes to `<run-dir>/log.csv`.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import math
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from reelpoet.models.train.checkpoint import load_checkpoint, save_checkpoint
 from reelpoet.models.train.distributed import DistContext, init_distributed, shutdown_distributed
-from reelpoet.models.train.run_log import CsvLog
+from reelpoet.models.train.loop import config_from_args, resume, run_steps
 from reelpoet.models.train.tokenizer_clips import ClipMix, TokenizerClips
 from reelpoet.models.video_tokenizer import PRESETS, TokenizerOutput, VideoTokenizer
 
-LOG_COLUMNS = [
-    "step",
-    "seconds",
-    "loss",
-    "l1",
-    "psnr",
-    "commit",
-    "entropy",
-    "code_entropy_bits",
-    "lr",
-]
+LOG_COLUMNS = ["loss", "l1", "psnr", "commit", "entropy", "code_entropy_bits"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +62,6 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, gradient_weig
     return l1 + gradient_weight * edges, l1
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth over the run."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def _losses(cfg: TrainConfig, out: TokenizerOutput, target: torch.Tensor) -> dict:
     recon, l1 = reconstruction_loss(out.reconstruction, target, cfg.gradient_weight)
     total = recon + cfg.commit_weight * out.commit_loss + cfg.entropy_weight * out.entropy_loss
@@ -99,80 +76,35 @@ def _losses(cfg: TrainConfig, out: TokenizerOutput, target: torch.Tensor) -> dic
     }
 
 
-def _start(cfg: TrainConfig, model: VideoTokenizer, optimizer) -> int:
-    """Resume this run's checkpoint, or take initial weights from --init-from; return the step."""
-    checkpoint = Path(cfg.run_dir) / "checkpoint"
-    if checkpoint.exists():
-        return load_checkpoint(checkpoint, model, optimizer)["step"]
-    if cfg.init_from:
-        load_checkpoint(Path(cfg.init_from), model)
-    return 0
-
-
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> VideoTokenizer:
     """Run (or resume) training; stop at cfg.steps, or after `stop_after` steps of this call."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = PRESETS[cfg.preset]
     model = VideoTokenizer(model_cfg).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0)
-    step = _start(cfg, model, optimizer)
+    progress = resume(cfg, model, optimizer)
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
-    num_frames = 1 if cfg.stage == "image" else model_cfg.num_frames
     mix = ClipMix(
         size=model_cfg.image_size,
-        num_frames=num_frames,
         crop=cfg.crop,
+        num_frames=1 if cfg.stage == "image" else model_cfg.num_frames,
         photo_fraction=cfg.photo_fraction,
         user_video_folder=cfg.user_video_folder,
         user_video_fraction=cfg.user_video_fraction,
     )
     clips = TokenizerClips(mix, cfg.seed)
-    log = CsvLog(Path(cfg.run_dir) / "log.csv", LOG_COLUMNS, step) if ctx.is_main else None
-    last_save, started, end = time.monotonic(), time.monotonic(), cfg.steps
-    if stop_after is not None:
-        end = min(end, step + stop_after)
-    while step < end:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
+
+    def step_losses(step: int) -> dict[str, torch.Tensor]:
         batch = clips.batch(cfg.batch_size, ctx.rank, step).to(ctx.device)
-        terms = _losses(cfg, wrapped(batch), batch)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        if log is not None and (step % cfg.log_every == 0 or step == end):
-            row = {k: round(v.item(), 5) for k, v in terms.items()}
-            log.write(
-                {
-                    **row,
-                    "step": step,
-                    "seconds": round(time.monotonic() - started, 1),
-                    "lr": learning_rate(cfg, step - 1),
-                }
-            )
-        due = time.monotonic() - last_save > cfg.checkpoint_minutes * 60
-        if ctx.is_main and (due or step == end):
-            state = {
-                "step": step,
-                "train_config": dataclasses.asdict(cfg),
-                "model_config": model_cfg.to_dict(),
-            }
-            save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, state)
-            last_save = time.monotonic()
+        return _losses(cfg, wrapped(batch), batch)
+
+    state = {"train_config": dataclasses.asdict(cfg), "model_config": model_cfg.to_dict()}
+    run_steps(cfg, ctx, model, optimizer, progress, step_losses, LOG_COLUMNS, state, stop_after)
     return model
 
 
-def _parse_args() -> TrainConfig:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for field in dataclasses.fields(TrainConfig):
-        kind = {"int": int, "float": float}.get(str(field.type), str)
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
-    return TrainConfig(**vars(parser.parse_args()))
-
-
 def main() -> None:
-    cfg = _parse_args()
+    cfg = config_from_args(TrainConfig, __doc__.split("\n\n")[0])
     ctx = init_distributed()
     try:
         train(cfg, ctx)

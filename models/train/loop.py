@@ -1,0 +1,122 @@
+"""The training loop every model shares: resume, learning-rate schedule, optimizer steps, the
+CSV loss curve and atomic checkpoints every few minutes. A model's script supplies the model,
+its optimizer and a function that computes the loss terms of one step.
+
+Training time is cumulative across resumes (kept in the checkpoint), so a run's log and docs
+report the hours it really trained, however many sessions it took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from reelpoet.models.train.checkpoint import load_checkpoint, save_checkpoint
+from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.run_log import CsvLog
+
+# One step's loss terms by name; "loss" is the one minimised, the rest are logged.
+StepLosses = Callable[[int], dict[str, torch.Tensor]]
+
+
+class LoopConfig(Protocol):
+    run_dir: str
+    init_from: str | None
+    steps: int
+    lr: float
+    warmup_steps: int
+    log_every: int
+    checkpoint_minutes: float
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    seconds: float = 0.0  # training time before this process started
+
+
+def learning_rate(cfg: LoopConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth over the run."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def resume(cfg: LoopConfig, model: torch.nn.Module, optimizer) -> Progress:
+    """Continue this run's checkpoint, or start from --init-from's weights, or from scratch.
+    Call before wrapping the model in DDP."""
+    checkpoint = Path(cfg.run_dir) / "checkpoint"
+    if checkpoint.exists():
+        state = load_checkpoint(checkpoint, model, optimizer)
+        return Progress(state["step"], state.get("seconds", 0.0))
+    if cfg.init_from:
+        load_checkpoint(Path(cfg.init_from), model)
+    return Progress()
+
+
+def _optimizer_step(cfg: LoopConfig, optimizer, model, terms: dict, step: int) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(cfg, step)
+    optimizer.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def run_steps(
+    cfg: LoopConfig,
+    ctx: DistContext,
+    model: torch.nn.Module,
+    optimizer,
+    progress: Progress,
+    step_losses: StepLosses,
+    columns: list[str],
+    state: dict[str, Any],
+    stop_after: int | None = None,
+) -> Progress:
+    """Train from `progress` to cfg.steps (or `stop_after` more steps); return where it ended.
+
+    `columns` name the logged terms besides step, seconds and lr; `state` is saved (as JSON)
+    into every checkpoint beside the step and training time.
+    """
+    header = ["step", "seconds", *columns, "lr"]
+    log = CsvLog(Path(cfg.run_dir) / "log.csv", header, progress.step) if ctx.is_main else None
+    started = last_save = time.monotonic()
+    step, end = progress.step, cfg.steps
+    if stop_after is not None:
+        end = min(end, step + stop_after)
+    seconds = lambda: round(progress.seconds + time.monotonic() - started, 1)  # noqa: E731
+    while step < end:
+        terms = step_losses(step)
+        _optimizer_step(cfg, optimizer, model, terms, step)
+        step += 1
+        if log is not None and (step % cfg.log_every == 0 or step == end):
+            row = {name: round(value.item(), 5) for name, value in terms.items()}
+            log.write(
+                {**row, "step": step, "seconds": seconds(), "lr": learning_rate(cfg, step - 1)}
+            )
+        if ctx.is_main and (
+            time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or step == end
+        ):
+            record = {**state, "step": step, "seconds": seconds()}
+            save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, record)
+            last_save = time.monotonic()
+    return Progress(step, seconds())
+
+
+def config_from_args(config_class: type, description: str):
+    """Build a frozen config dataclass from --flags named after its fields (defaults kept)."""
+    parser = argparse.ArgumentParser(description=description)
+    for field in dataclasses.fields(config_class):
+        kind = {"int": int, "float": float}.get(str(field.type), str)
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
+    return config_class(**vars(parser.parse_args()))
