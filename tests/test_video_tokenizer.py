@@ -175,3 +175,17 @@ def test_a_run_resumes_where_it_stopped_with_cumulative_time(tmp_path):
     assert steps == ["1", "2", "3", "4"]
     changed = [not torch.equal(weights_after_two[k], v) for k, v in model.state_dict().items()]
     assert any(changed)
+
+
+def test_prefetched_batches_are_the_batches_of_their_steps():
+    from reelpoet.models.train.prefetch import prefetched
+    from reelpoet.models.train.tokenizer_clips import ClipMix, TokenizerClips
+
+    clips = TokenizerClips(ClipMix(size=32, num_frames=1, crop=16), seed=3)
+    make = lambda step: clips.batch(2, 0, step)  # noqa: E731
+    batch_at = prefetched(make, first=5, end=8)
+    for step in (5, 6, 7):
+        assert torch.equal(batch_at(step), make(step))
+    out_of_order = prefetched(make, first=0, end=3)
+    with pytest.raises(RuntimeError, match="step 0 asked for at step 1"):
+        out_of_order(1)
