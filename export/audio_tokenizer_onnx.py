@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from reelpoet.export.onnx_graph import export_method
 from reelpoet.models.audio_tokenizer import (
     AudioTokenizer,
     decoder_context_frames,
@@ -34,42 +34,6 @@ DECODER_FILE = "audio_decoder.onnx"
 CONFIG_FILE = "audio_tokenizer.json"
 MAX_BATCH = 4096
 MAX_FRAMES = 2**20  # about 5.8 hours at 50 frames/s; the runtime sends ~10 s chunks anyway
-
-
-class _EncodeGraph(nn.Module):
-    def __init__(self, model: AudioTokenizer) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, samples: torch.Tensor) -> torch.Tensor:
-        return self.model.encode(samples)
-
-
-class _DecodeGraph(nn.Module):
-    def __init__(self, model: AudioTokenizer) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(codes)
-
-
-def _export(
-    graph: nn.Module, example: torch.Tensor, names: tuple[str, str], dims: dict, path: Path
-) -> None:
-    graph.eval()  # a fresh wrapper module starts in training mode
-    with atomic_output(path) as temp:
-        torch.onnx.export(
-            graph,
-            (example,),
-            temp,
-            dynamo=True,
-            external_data=False,
-            input_names=[names[0]],
-            output_names=[names[1]],
-            dynamic_shapes={names[0]: dims},
-            verbose=False,
-        )
 
 
 def runtime_config(model: AudioTokenizer) -> dict:
@@ -102,8 +66,8 @@ def export_audio_tokenizer(model: AudioTokenizer, out_dir: Path) -> dict[str, Pa
         "config": out_dir / CONFIG_FILE,
     }
     encoder_dims = {0: batch, 1: cfg.hop * frames}
-    _export(_EncodeGraph(model), samples, ("samples", "codes"), encoder_dims, paths["encoder"])
-    _export(_DecodeGraph(model), codes, ("codes", "samples"), decoder_dims, paths["decoder"])
+    export_method(model, "encode", samples, ("samples", "codes"), encoder_dims, paths["encoder"])
+    export_method(model, "decode", codes, ("codes", "samples"), decoder_dims, paths["decoder"])
     with atomic_output(paths["config"]) as temp:
         temp.write_text(json.dumps(runtime_config(model), indent=1))
     return paths

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from reelpoet.export.onnx_graph import export_method
 from reelpoet.models.eval.video_tokenizer_eval import load_model
 from reelpoet.models.video_tokenizer import TEMPORAL_STRIDE, VideoTokenizer
 from reelpoet.sdk.atomic_file import atomic_output
@@ -25,36 +25,6 @@ DECODER_FILE = "video_decoder.onnx"
 CONFIG_FILE = "video_tokenizer.json"
 MAX_BATCH = 4096
 MAX_LATENT_FRAMES = 256  # clips up to 1 + 4 * 255 frames, about two minutes at 8 fps
-
-
-class _MethodGraph(nn.Module):
-    """One method of the tokenizer (`encode` or `decode`) as `forward`, for the exporter."""
-
-    def __init__(self, model: VideoTokenizer, method: str) -> None:
-        super().__init__()
-        self.model = model
-        self.method = method
-
-    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
-        return getattr(self.model, self.method)(tensor)
-
-
-def _export(
-    graph: nn.Module, example: torch.Tensor, names: tuple[str, str], dims: dict, path: Path
-) -> None:
-    graph.eval()  # a fresh wrapper module starts in training mode
-    with atomic_output(path) as temp:
-        torch.onnx.export(
-            graph,
-            (example,),
-            temp,
-            dynamo=True,
-            external_data=False,
-            input_names=[names[0]],
-            output_names=[names[1]],
-            dynamic_shapes=(dims,),  # by position: the wrapper names its argument `tensor`
-            verbose=False,
-        )
 
 
 def export_video_tokenizer(model: VideoTokenizer, out_dir: Path) -> dict[str, Path]:
@@ -74,19 +44,10 @@ def export_video_tokenizer(model: VideoTokenizer, out_dir: Path) -> dict[str, Pa
         "decoder": out_dir / DECODER_FILE,
         "config": out_dir / CONFIG_FILE,
     }
-    _export(
-        _MethodGraph(model, "encode"),
-        pixels,
-        ("pixels", "codes"),
-        {0: batch, 1: TEMPORAL_STRIDE * k + 1},
-        paths["encoder"],
-    )
-    _export(
-        _MethodGraph(model, "decode"),
-        codes,
-        ("codes", "pixels"),
-        {0: batch, 1: k + 1},
-        paths["decoder"],
+    encoder_dims = {0: batch, 1: TEMPORAL_STRIDE * k + 1}
+    export_method(model, "encode", pixels, ("pixels", "codes"), encoder_dims, paths["encoder"])
+    export_method(
+        model, "decode", codes, ("codes", "pixels"), {0: batch, 1: k + 1}, paths["decoder"]
     )
     with atomic_output(paths["config"]) as temp:
         temp.write_text(json.dumps(cfg.to_dict(), indent=1))
