@@ -5,14 +5,12 @@ training that keeps the ranks (weights and codebooks) in step."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
-import socket
 
 import pytest
 import torch
-import torch.multiprocessing as mp
-from safetensors.torch import load_file, save_file
 
 from reelpoet.models.audio_spectra import MultiScaleMelLoss, si_snr
 from reelpoet.models.audio_tokenizer import (
@@ -184,25 +182,12 @@ def test_si_snr_and_mel_loss_behave():
     assert loss(x, x) == 0 and loss(x, 0.5 * x) > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):
+    from reelpoet.models.train.distributed import train_on_local_ranks
+    from reelpoet.models.train.train_audio_tokenizer import train
 
-
-def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: str) -> None:
-    import os
-
-    from reelpoet.models.train.distributed import init_distributed, shutdown_distributed
-    from reelpoet.models.train.train_audio_tokenizer import TrainConfig, train
-
-    os.environ.update(
-        RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
-    )
-    torch.set_num_threads(1)
-    ctx = init_distributed()
     cfg = TrainConfig(
-        run_dir=run_dir,
+        run_dir=str(tmp_path / "run"),
         preset="tiny",
         steps=8,  # 2 ranks x 2 clips x 50 frames a step: codes restart after ~6 steps
         batch_size=2,
@@ -211,18 +196,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: st
         instrument_fraction=0.0,
         recording_fraction=0.0,
     )
-    model = train(cfg, ctx)
-    save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
-        f"{out_dir}/rank{rank}.safetensors",
-    )
-    shutdown_distributed()
-
-
-def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
-    rank0 = load_file(tmp_path / "rank0.safetensors")
-    rank1 = load_file(tmp_path / "rank1.safetensors")
+    rank0, rank1 = train_on_local_ranks(functools.partial(train, cfg), 2, tmp_path)
     torch.manual_seed(0)  # the seed train() starts from: the untrained weights
     initial = AudioTokenizer(PRESETS["tiny"]).state_dict()
     assert rank0.keys() == rank1.keys() and "quantizer.codebooks" in rank0

@@ -3,12 +3,11 @@ and distributed training that keeps the ranks in step."""
 
 from __future__ import annotations
 
-import socket
+import functools
 
 import pytest
 import torch
-import torch.multiprocessing as mp
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from reelpoet.models.lfq import LookupFreeQuantizer
 from reelpoet.models.video_tokenizer import PRESETS, VideoTokenizer, VideoTokenizerConfig
@@ -85,25 +84,12 @@ def test_an_image_is_coded_like_the_first_frame_of_a_clip():
     assert torch.equal(model.encode(clip[:, :1])[:, 0], model.encode(clip)[:, 0])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: str) -> None:
-    import os
-
-    from reelpoet.models.train.distributed import init_distributed, shutdown_distributed
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
+    from reelpoet.models.train.distributed import train_on_local_ranks
     from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
 
-    os.environ.update(
-        RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
-    )
-    torch.set_num_threads(1)
-    ctx = init_distributed()
     cfg = TrainConfig(
-        run_dir=run_dir,
+        run_dir=str(tmp_path / "run"),
         preset="tiny",
         stage="video",
         steps=3,
@@ -112,18 +98,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, run_dir: str, out_dir: st
         warmup_steps=1,
         photo_fraction=0.5,
     )
-    model = train(cfg, ctx)
-    save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
-        f"{out_dir}/rank{rank}.safetensors",
-    )
-    shutdown_distributed()
-
-
-def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
-    rank0 = load_file(tmp_path / "rank0.safetensors")
-    rank1 = load_file(tmp_path / "rank1.safetensors")
+    rank0, rank1 = train_on_local_ranks(functools.partial(train, cfg), 2, tmp_path)
     torch.manual_seed(0)  # the seed train() starts from: the untrained weights
     initial = VideoTokenizer(PRESETS["tiny"]).state_dict()
     assert rank0.keys() == rank1.keys()
