@@ -48,7 +48,7 @@ from reelpoet.sdk.text_encoder import (
 )
 
 MAX_BATCH = 4096
-# The graph takes any length BERT has positions for; the runtime pads to MAX_TOKENS (32), so
+# The graph takes any length BERT has positions for; the runtime pads to MAX_TOKENS (48), so
 # raising that limit needs no new export.
 MAX_GRAPH_TOKENS = 512
 
@@ -343,7 +343,7 @@ def agreement(reference: np.ndarray, other: np.ndarray, mask: np.ndarray) -> Agr
     )
 
 
-# prompts -> (embeddings (B, 32, 384), mask (B, 32)) as numpy, whichever backend computes them
+# prompts -> (embeddings (B, MAX_TOKENS, 384), mask (B, MAX_TOKENS)) as numpy, from any backend
 Encode = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 

@@ -114,7 +114,8 @@ def _package_tokenizer() -> Tokenizer:
 
 @torch.no_grad()
 def encode_prompts(model: TokenEmbedder, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompts -> (embeddings (B, 32, 384), mask (B, 32) bool), as the runtime gives them."""
+    """Prompts -> (embeddings (B, MAX_TOKENS, 384), mask (B, MAX_TOKENS) bool), as the runtime
+    gives them."""
     batch = tokenize(_package_tokenizer(), check_prompts(prompts))
     ids, mask = torch.from_numpy(batch.ids), torch.from_numpy(batch.mask)
     hidden = model(ids, mask.long())

@@ -117,7 +117,7 @@ class TokenLayout:
     audio_codes: int = 1024  # codes per RVQ level
     audio_levels: int = 4
     audio_tokens_per_clip: int = 428  # 107 frames x 4 levels, frame-major
-    text_slots: int = 32
+    text_slots: int = 48  # == sdk.text_encoder.MAX_TOKENS
     special_tokens: tuple[str, ...] = field(default=SPECIAL_TOKENS)
     version: int = LAYOUT_VERSION
 
@@ -186,11 +186,35 @@ class TokenLayout:
         return code
 
     # -- sequences --------------------------------------------------------------------------
-    def output_length(self, task: Task, image: bool = False) -> int:
-        """Codes generated for a task: a clip (or one image's latents), or a clip's audio."""
-        if TASK_SHAPES[Task(task)].output == "audio":
+    def output_length(self, task: Task) -> int:
+        """Codes generated for a task: a clip's, one image's latents (text-to-image), or a
+        clip's audio."""
+        task = Task(task)
+        if TASK_SHAPES[task].output == "audio":
             return self.audio_tokens_per_clip
-        return self.video_tokens_per_image if image else self.video_tokens_per_clip
+        if task == Task.TEXT_TO_IMAGE:
+            return self.video_tokens_per_image
+        return self.video_tokens_per_clip
+
+    def input_length(self, task: Task) -> int:
+        """Codes of a task's video or audio input (0 when it has none): image-to-video takes one
+        image's latents, the other video tasks a clip's."""
+        task = Task(task)
+        shape = TASK_SHAPES[task]
+        if shape.audio_in:
+            return self.audio_tokens_per_clip
+        if not shape.video_in:
+            return 0
+        if task == Task.IMAGE_TO_VIDEO:
+            return self.video_tokens_per_image
+        return self.video_tokens_per_clip
+
+    def sequence_length(self, task: Task) -> int:
+        """Positions of a whole training sequence of the task."""
+        inputs = self.input_length(task)
+        head = 2 + self.text_slots + 2  # <bos> <task> <bot_i> [slots] <eot_i>
+        body = inputs + 2 if inputs else 0  # <bov_i>/<boa_i> [codes] <eov_i>/<eoa_i>
+        return head + body + 1 + self.output_length(task) + 2  # <bov_o> [codes] <eov_o> <eos>
 
     def assemble(
         self,
@@ -249,6 +273,11 @@ class TokenLayout:
                 raise InvalidRequestError(f"{task.value} needs {name} input")
             if not wanted and given is not None:
                 raise InvalidRequestError(f"{task.value} takes no {name} input")
+            if given is not None and len(given) != self.input_length(task):
+                raise InvalidRequestError(
+                    f"{task.value} {name} input has {len(given)} codes, "
+                    f"expected {self.input_length(task)}"
+                )
 
     # -- manifest ---------------------------------------------------------------------------
     def to_dict(self) -> dict:

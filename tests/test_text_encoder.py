@@ -1,5 +1,5 @@
 """The text encoder: the exported fp32 graph matches torch, the int8 graph stays close to it (the
-thresholds sit under what docs/text_encoder.md measured), prompts are cut and padded to 32 with a
+thresholds sit under what docs/text_encoder.md measured), prompts are cut and padded to 48 with a
 mask, a prompt's embedding does not depend on its batch, bad input is refused clearly, the weights
 are checked against their pinned sha256, and the runtime imports no torch.
 
@@ -83,7 +83,7 @@ def test_fp32_graph_matches_torch(reference, fp32):
 
 
 def test_fp32_graph_takes_any_batch_and_length(exported):
-    # The runtime always pads to 32; the graph itself must stay dynamic in both axes.
+    # The runtime always pads to MAX_TOKENS; the graph itself must stay dynamic in both axes.
     model, paths = exported
     ids = torch.randint(1000, 29000, (3, 11))
     ids[:, 0], ids[:, -1] = 101, 102  # [CLS] ... [SEP]
@@ -132,12 +132,12 @@ def test_export_records_its_source(exported):
 # --- the prefix's shape: padding, mask, truncation, batches -------------------------------------
 
 
-def test_prompts_become_32_masked_positions(int8):
+def test_prompts_become_max_tokens_masked_positions(int8):
     embeddings, mask = int8.encode(MIXED)
     assert embeddings.shape == (len(MIXED), MAX_TOKENS, WIDTH)
     assert embeddings.dtype == np.float32 and mask.dtype == bool
     # [CLS] a red circle moves to the left over a photo of a cat , camera pan ##s right [SEP]
-    assert mask.sum(1).tolist()[:4] == [20, 2, 2, 32]
+    assert mask.sum(1).tolist()[:4] == [20, 2, 2, MAX_TOKENS]
     assert (embeddings[~mask] == 0).all()
     assert np.isfinite(embeddings).all()
     assert (np.abs(embeddings[mask]).sum(-1) > 0).all()

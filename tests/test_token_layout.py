@@ -41,7 +41,7 @@ def test_codes_outside_the_vocabulary_are_refused(bad):
 def _inputs(task: Task) -> dict:
     shape = TASK_SHAPES[task]
     return {
-        "video_in": [3] * 320 if shape.video_in else None,
+        "video_in": [3] * LAYOUT.input_length(task) if shape.video_in else None,
         "audio_in": [2] * 428 if shape.audio_in else None,
     }
 
@@ -53,10 +53,10 @@ def test_every_task_assembles_with_its_grammar(task):
     tokens = seq.tokens
     assert tokens[0] == LAYOUT.special("bos") and tokens[1] == LAYOUT.task_token(task)
     assert tokens[-1] == LAYOUT.special("eos")
-    slots = tokens[seq.text_start : seq.text_start + 32]
+    slots = tokens[seq.text_start : seq.text_start + LAYOUT.text_slots]
     assert set(slots) == {LAYOUT.special("text_slot")}
     assert tokens[seq.text_start - 1] == LAYOUT.special("bot_i")
-    assert tokens[seq.text_start + 32] == LAYOUT.special("eot_i")
+    assert tokens[seq.text_start + LAYOUT.text_slots] == LAYOUT.special("eot_i")
     generated = tokens[seq.output_start : seq.output_start + out_len]
     allowed = LAYOUT.video_range() if TASK_SHAPES[task].output == "video" else LAYOUT.audio_range()
     assert all(t in allowed for t in generated)
@@ -88,3 +88,18 @@ def test_manifest_round_trip_and_mismatch():
         TokenLayout.from_dict({**data, "vocab_size": data["vocab_size"] + 1})
     with pytest.raises(InvalidRequestError, match="version"):
         TokenLayout.from_dict({**data, "version": 99, "vocab_size": data["vocab_size"]})
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_sequence_length_matches_assembly(task):
+    out = [1] * LAYOUT.output_length(task)
+    assert len(LAYOUT.assemble(task, **_inputs(task), output=out).tokens) == LAYOUT.sequence_length(
+        task
+    )
+
+
+def test_images_are_one_latent_frame():
+    assert LAYOUT.output_length(Task.TEXT_TO_IMAGE) == LAYOUT.video_tokens_per_image == 64
+    assert LAYOUT.input_length(Task.IMAGE_TO_VIDEO) == 64
+    with pytest.raises(InvalidRequestError, match="expected 64"):
+        LAYOUT.assemble(Task.IMAGE_TO_VIDEO, video_in=[1] * 320)

@@ -1,0 +1,211 @@
+"""The LM's pre-tokenized training cache: world clips through the trained tokenizers, once.
+
+    python -m reelpoet.models.train.lm_cache --out runs/lm_cache/train --clips 16000 \
+        --pairs 4000 --video-checkpoint runs/vt_video/checkpoint \
+        --audio-checkpoint runs/audio_tokenizer/checkpoint
+    python -m reelpoet.models.train.lm_cache --out runs/lm_cache/heldout --clips 512 \
+        --pairs 128 --held-out ...
+
+Tokenizing is the expensive part of LM data (four video encodes a clip), so it happens here and
+training only reads integers. Two record kinds, in shards of `SHARD` records:
+
+- `clips_*.npz`: a 17-frame world clip. Its codes, its soundtrack's codes, and the codes of the
+  task inputs made from it: the clip with a rectangle blanked (inpainting), with margins blanked
+  (outpainting), its luma (the structure video of stylization). Text-to-image and image-to-video
+  need no encode of their own: the causal tokenizer codes frame 0 alone, so an image's codes are
+  the clip's first latent frame.
+- `pairs_*.npz`: a 34-frame world clip cut in two 17-frame clips (continuation: the first in,
+  the second out).
+
+Every record also holds its caption's text-encoder embeddings (float16) and mask. Seeds come
+from disjoint ranges: training from `FIRST_TRAINING_SEED` up, held-out sets from 0 up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
+from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
+from reelpoet.models.text_encoder import encode_prompts, load_text_encoder
+from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
+from reelpoet.models.world import WorldConfig, make_sample
+
+SHARD = 256
+BLANK = 0.5  # the constant a masked region is filled with before tokenizing (mid grey)
+# Second stream of a seed's generator: the masks must not change when the world does.
+_MASK_STREAM = 7
+
+
+@dataclass(frozen=True)
+class Box:
+    """A pixel rectangle [x0, x1) x [y0, y1)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.x0, self.y0, self.x1, self.y1], dtype=np.int16)
+
+
+def inpaint_box(rng: np.random.Generator, size: int) -> Box:
+    """The region to regenerate: a rectangle of 25% to 60% of each side, anywhere."""
+    w, h = (int(rng.integers(size // 4, int(size * 0.6) + 1)) for _ in range(2))
+    x0, y0 = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
+    return Box(x0, y0, x0 + w, y0 + h)
+
+
+def outpaint_box(rng: np.random.Generator, size: int) -> Box:
+    """The region to keep: the frame less margins on two opposite sides (an aspect change),
+    an eighth to three eighths of the side in all."""
+    margin = int(rng.integers(size // 16, size * 3 // 16 + 1))
+    if rng.uniform() < 0.5:
+        return Box(margin, 0, size - margin, size)  # pillarbox: keep the middle columns
+    return Box(0, margin, size, size - margin)  # letterbox: keep the middle rows
+
+
+def blank_inside(frames: np.ndarray, box: Box) -> np.ndarray:
+    out = frames.copy()
+    out[:, box.y0 : box.y1, box.x0 : box.x1] = BLANK
+    return out
+
+
+def blank_outside(frames: np.ndarray, box: Box) -> np.ndarray:
+    out = np.full_like(frames, BLANK)
+    out[:, box.y0 : box.y1, box.x0 : box.x1] = frames[:, box.y0 : box.y1, box.x0 : box.x1]
+    return out
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """The structure video of stylization: Rec. 601 luma as grey RGB, stretched to the clip's
+    own range so the style (colours) is gone but shapes and motion stay."""
+    y = frames @ np.array([0.299, 0.587, 0.114], dtype=frames.dtype)
+    y = (y - y.min()) / max(float(y.max() - y.min()), 1e-3)
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
+class Tokenizers:
+    """The trained video and audio tokenizers and the text encoder, in eval mode."""
+
+    def __init__(self, video_checkpoint: Path, audio_checkpoint: Path) -> None:
+        self.video = load_video_tokenizer(video_checkpoint)
+        self.audio = load_audio_tokenizer(audio_checkpoint)
+        self.text = load_text_encoder()
+
+    @torch.no_grad()
+    def video_codes(self, clips: np.ndarray) -> np.ndarray:
+        """(N, T, H, W, 3) float in [0, 1] -> (N, tokens) int16 codes, raster order t, y, x."""
+        pixels = torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3).float()
+        codes = torch.cat([self.video.encode(chunk) for chunk in pixels.split(16)])
+        return codes.flatten(1).numpy().astype(np.int16)
+
+    @torch.no_grad()
+    def audio_codes(self, audio: np.ndarray) -> np.ndarray:
+        """(N, samples) -> (N, frames * levels) int16, frame-major interleaved."""
+        codes = self.audio.encode(torch.from_numpy(audio).float())  # (N, T, K)
+        return codes.flatten(1).numpy().astype(np.int16)
+
+    def text_embeddings(self, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        embeddings, mask = encode_prompts(self.text, captions)
+        return embeddings.numpy().astype(np.float16), mask.numpy()
+
+
+def clip_records(tokenizers: Tokenizers, seeds: list[int], world: WorldConfig) -> dict:
+    samples = [make_sample(s, world) for s in seeds]
+    frames = np.stack([s.frames for s in samples]).astype(np.float32) / 255
+    mask_rngs = [np.random.default_rng([s, _MASK_STREAM]) for s in seeds]
+    inpaint = [inpaint_box(r, world.width) for r in mask_rngs]
+    outpaint = [outpaint_box(r, world.width) for r in mask_rngs]
+    captions = [s.caption for s in samples]
+    text, text_mask = tokenizers.text_embeddings(captions)
+    return {
+        "seed": np.array(seeds, dtype=np.int64),
+        "caption": np.array(captions),
+        "truth": np.array([json.dumps(s.truth.to_dict()) for s in samples]),
+        "text": text,
+        "text_mask": text_mask,
+        "video": tokenizers.video_codes(frames),
+        "audio": tokenizers.audio_codes(np.stack([s.audio for s in samples])),
+        "inpaint_in": tokenizers.video_codes(
+            np.stack([blank_inside(f, b) for f, b in zip(frames, inpaint, strict=True)])
+        ),
+        "inpaint_box": np.stack([b.as_array() for b in inpaint]),
+        "outpaint_in": tokenizers.video_codes(
+            np.stack([blank_outside(f, b) for f, b in zip(frames, outpaint, strict=True)])
+        ),
+        "outpaint_box": np.stack([b.as_array() for b in outpaint]),
+        "structure_in": tokenizers.video_codes(np.stack([luma(f) for f in frames])),
+    }
+
+
+def pair_records(tokenizers: Tokenizers, seeds: list[int], world: WorldConfig) -> dict:
+    n = world.num_frames
+    long_world = WorldConfig(width=world.width, height=world.height, num_frames=2 * n)
+    samples = [make_sample(s, long_world) for s in seeds]
+    frames = np.stack([s.frames for s in samples]).astype(np.float32) / 255
+    captions = [s.caption for s in samples]
+    text, text_mask = tokenizers.text_embeddings(captions)
+    return {
+        "seed": np.array(seeds, dtype=np.int64),
+        "caption": np.array(captions),
+        "text": text,
+        "text_mask": text_mask,
+        "video": tokenizers.video_codes(frames[:, :n]),
+        "next_video": tokenizers.video_codes(frames[:, n:]),
+    }
+
+
+def _write_shard(path: Path, records: dict) -> None:
+    temp = path.with_name(path.name + ".partial.npz")
+    np.savez(temp, **records)
+    os.replace(temp, path)  # a shard is there whole or not at all: an interrupted build resumes
+
+
+def build(
+    out: Path, tokenizers: Tokenizers, clips: int, pairs: int, first_seed: int, log=print
+) -> None:
+    """Write the shards that are missing (a rerun continues an interrupted build)."""
+    out.mkdir(parents=True, exist_ok=True)
+    world = WorldConfig()
+    # Pair seeds follow the clip seeds, so the two kinds never share a scene.
+    plan = [
+        ("clips", clip_records, first_seed, clips),
+        ("pairs", pair_records, first_seed + clips, pairs),
+    ]
+    for kind, make, seed0, count in plan:
+        for index, start in enumerate(range(0, count, SHARD)):
+            path = out / f"{kind}_{index:05d}.npz"
+            if path.exists():
+                continue
+            seeds = list(range(seed0 + start, seed0 + min(count, start + SHARD)))
+            _write_shard(path, make(tokenizers, seeds, world))
+            log(f"{path.name}: {len(seeds)} records")
+    info = {"clips": clips, "pairs": pairs, "first_seed": first_seed, "shard": SHARD}
+    (out / "cache.json").write_text(json.dumps(info, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--clips", type=int, default=16000)
+    parser.add_argument("--pairs", type=int, default=4000)
+    parser.add_argument("--held-out", action="store_true", help="seeds from 0 (never trained on)")
+    parser.add_argument("--video-checkpoint", type=Path, default="runs/vt_video/checkpoint")
+    parser.add_argument("--audio-checkpoint", type=Path, default="runs/audio_tokenizer/checkpoint")
+    args = parser.parse_args()
+    first_seed = 0 if args.held_out else FIRST_TRAINING_SEED
+    tokenizers = Tokenizers(args.video_checkpoint, args.audio_checkpoint)
+    build(args.out, tokenizers, args.clips, args.pairs, first_seed)
+
+
+if __name__ == "__main__":
+    main()
