@@ -7,47 +7,21 @@ onnxruntime engine uses too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from reelpoet.models.lm import PrefixLM
+from reelpoet.sdk.lm_engine import GenerationRequest, allowed_ranges, tokens_to_codes
 from reelpoet.sdk.sampling import SamplingConfig, choose, generator, guide
-from reelpoet.sdk.token_layout import TASK_SHAPES, Task, TokenLayout
-
-
-@dataclass(frozen=True)
-class Request:
-    """What to generate: a task, the text prefix and the task's input codes."""
-
-    task: Task
-    text: np.ndarray  # (S, 384) text-encoder embeddings (zeros where text_mask is False)
-    text_mask: np.ndarray  # (S,) bool
-    video_in: list[int] | None = None
-    audio_in: list[int] | None = None
-
-
-def allowed_ranges(layout: TokenLayout, task: Task) -> list[range]:
-    """Per generated position, the ids it may take: video codes, or audio codes of the level
-    the position holds (frame-major interleaving: position i is level i % K)."""
-    length = layout.output_length(task)
-    if TASK_SHAPES[Task(task)].output == "video":
-        return [layout.video_range()] * length
-    return [layout.audio_range(i % layout.audio_levels) for i in range(length)]
-
-
-def to_codes(layout: TokenLayout, task: Task, tokens: list[int]) -> list[int]:
-    if TASK_SHAPES[Task(task)].output == "video":
-        return layout.tokens_to_video(tokens)
-    return layout.tokens_to_audio(tokens)
+from reelpoet.sdk.token_layout import TokenLayout
 
 
 @torch.no_grad()
 def generate(
     model: PrefixLM,
     layout: TokenLayout,
-    request: Request,
+    request: GenerationRequest,
     sampling: SamplingConfig,
     on_step: Callable[[int, int], None] | None = None,
 ) -> list[int]:
@@ -73,4 +47,4 @@ def generate(
         if i + 1 < len(ranges):
             step = torch.tensor([[chosen[-1]]] * streams)
             logits, cache = model(step, prefix, past=cache)
-    return to_codes(layout, request.task, chosen)
+    return tokens_to_codes(layout, request.task, chosen)

@@ -1,22 +1,31 @@
 """The `reelpoet` command line.
 
 Subcommands grow with the project; each is a small function that parses nothing itself and
-calls the public API. Errors of ours print one plain line (no traceback) and exit with code 2.
+calls the public API. Errors of ours print one plain line (no traceback) and exit with code 2;
+a bundle that is there but unusable (bad manifest, changed files) exits with code 4.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from reelpoet.sdk import __version__
+from reelpoet.sdk.bundle import Manifest, ModelEntry, read_manifest, verify_bundle
 from reelpoet.sdk.bundle_location import BUNDLE_ENV_VAR, locate_bundle
-from reelpoet.sdk.errors import BundleNotInstalledError, ReelpoetError
+from reelpoet.sdk.errors import (
+    BundleIntegrityError,
+    BundleManifestError,
+    BundleNotInstalledError,
+    ReelpoetError,
+)
 
 EXIT_USER_ERROR = 2
 EXIT_NO_BUNDLE = 3  # distinct, so setup.sh can tell "installed, no models yet" from a failure
+EXIT_BAD_BUNDLE = 4  # a bundle is there but must not be used: reinstall or re-export it
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -44,6 +53,82 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(count: int) -> str:
+    return f"{count:,} bytes" if count < 1_000_000 else f"{count / 1e6:.1f} MB"
+
+
+def _flatten(data: object, prefix: str = "") -> list[str]:
+    """Nested provenance as `key.sub: value` lines."""
+    if isinstance(data, dict) and data:
+        return [line for k, v in data.items() for line in _flatten(v, f"{prefix}{k}.")]
+    return [f"{prefix[:-1]}: {data if isinstance(data, str) else json.dumps(data)}"]
+
+
+def _model_lines(manifest: Manifest, name: str, model: ModelEntry) -> list[str]:
+    inputs = ", ".join(map(str, model.inputs))
+    outputs = ", ".join(map(str, model.outputs))
+    size = _size(manifest.files[model.file].bytes)
+    return [
+        f"  {name}: {model.kind} v{model.version}, {model.file} ({size})",
+        f"    {inputs} -> {outputs}",
+    ]
+
+
+def _cmd_bundle_info(args: argparse.Namespace) -> int:
+    """What a bundle holds, from its manifest alone (fast; `verify` checks the files)."""
+    root = locate_bundle(args.path)
+    manifest = read_manifest(root)
+    layout = manifest.token_layout
+    print(f"bundle {manifest.bundle_id} at {root}")
+    print(f"  created {manifest.created}, format version {manifest.format_version}")
+    print(f"  {len(manifest.files)} files, {_size(manifest.total_bytes)}")
+    print(
+        f"token layout v{layout.version}: vocabulary {layout.vocab_size} ({layout.video_codes} "
+        f"video codes, {layout.audio_levels} x {layout.audio_codes} audio codes, "
+        f"{len(layout.special_tokens)} special), {layout.text_slots} text slots"
+    )
+    print(f"models ({len(manifest.models)}):")
+    for name, model in sorted(manifest.models.items()):
+        print("\n".join(_model_lines(manifest, name, model)))
+    print("provenance:")
+    for line in _flatten(manifest.provenance) if manifest.provenance else ["(none recorded)"]:
+        print(f"  {line}")
+    return 0
+
+
+def _cmd_bundle_verify(args: argparse.Namespace) -> int:
+    report = verify_bundle(args.path, deep=args.deep)
+    for line in report.warnings:
+        print(f"reelpoet bundle verify: warning: {line}", file=sys.stderr)
+    for line in report.problems:
+        print(f"reelpoet bundle verify: {line}", file=sys.stderr)
+    if report.problems:
+        return EXIT_BAD_BUNDLE
+    done = f"{report.root}: OK, {report.files_checked} files match the manifest"
+    if args.deep:
+        print(f"{done}, and every graph loads with the inputs and outputs it records")
+    else:
+        print(f"{done} (--deep also loads the graphs)")
+    return 0
+
+
+def _add_bundle_commands(commands: argparse._SubParsersAction) -> None:
+    bundle = commands.add_parser("bundle", help="inspect or verify a model bundle")
+    actions = bundle.add_subparsers(dest="action", required=True, metavar="ACTION")
+    where = f"bundle folder (default: ${BUNDLE_ENV_VAR} or the embedded one)"
+    info = actions.add_parser("info", help="show a bundle's id, models, sizes and provenance")
+    info.add_argument("path", type=Path, nargs="?", help=where)
+    info.set_defaults(run=_cmd_bundle_info)
+    verify = actions.add_parser(
+        "verify", help=f"check every file's size and sha256; exit {EXIT_BAD_BUNDLE} if any differ"
+    )
+    verify.add_argument("path", type=Path, nargs="?", help=where)
+    verify.add_argument(
+        "--deep", action="store_true", help="also load each graph and check its inputs/outputs"
+    )
+    verify.set_defaults(run=_cmd_bundle_verify)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reelpoet",
@@ -64,18 +149,23 @@ def _build_parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="show the streams, size, rate and length of a file")
     probe.add_argument("path", type=Path)
     probe.set_defaults(run=_cmd_probe)
+    _add_bundle_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         return args.run(args)
     except BundleNotInstalledError as exc:
-        print(f"reelpoet {args.command}: {exc}", file=sys.stderr)
+        print(f"reelpoet {command}: {exc}", file=sys.stderr)
         return EXIT_NO_BUNDLE
+    except (BundleManifestError, BundleIntegrityError) as exc:
+        print(f"reelpoet {command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
     except ReelpoetError as exc:
-        print(f"reelpoet {args.command}: {exc}", file=sys.stderr)
+        print(f"reelpoet {command}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

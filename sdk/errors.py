@@ -7,13 +7,16 @@ here and re-raised ``from`` the original, so callers catch ours and still see th
     ReelpoetError
     ├── InvalidRequestError (ValueError)      a parameter is out of range or inconsistent
     │   └── InvalidTimeRangeError             a negative, reversed or empty time range
+    ├── CancelledError                        the caller cancelled a running job
     ├── MediaError                            a media file could not be used
     │   ├── MediaNotFoundError (FileNotFoundError)
     │   ├── UnsupportedMediaError             not media, or no stream of the kind asked for
     │   ├── CorruptMediaError                 truncated or undecodable
     │   └── MediaWriteError                   the output could not be written (nothing is left)
     └── BundleError                           a model bundle is missing, tampered or mismatched
-        └── BundleNotInstalledError
+        ├── BundleNotInstalledError
+        ├── BundleManifestError               manifest.json is unreadable, malformed or too new
+        └── BundleIntegrityError              the files or graphs do not match the manifest
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class InvalidRequestError(ReelpoetError, ValueError):
 
 class InvalidTimeRangeError(InvalidRequestError):
     """A time range is negative, reversed, empty or past the end of the media."""
+
+
+class CancelledError(ReelpoetError):
+    """The caller cancelled the work (between generation steps); nothing was written."""
 
 
 class MediaError(ReelpoetError):
@@ -57,3 +64,18 @@ class BundleError(ReelpoetError):
 
 class BundleNotInstalledError(BundleError):
     """No model bundle is installed where one was looked for."""
+
+
+class BundleManifestError(BundleError):
+    """A bundle's manifest.json cannot be read, is malformed, or has an unsupported format."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle's files or graphs do not match its manifest: changed, missing, or unsafe.
+
+    ``problems`` holds one line per problem found, each naming the file it is about.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from reelpoet.models.lm import PrefixLM, preset_config
-from reelpoet.models.lm_sampler import Request, allowed_ranges, generate
+from reelpoet.models.lm_sampler import generate
 from reelpoet.models.train import lm_cache
 from reelpoet.models.train.lm_tasks import SOURCES, TaskSequences, load_cache
 from reelpoet.models.train.train_lm import TrainConfig, sequence_loss, train
 from reelpoet.sdk.errors import InvalidRequestError
+from reelpoet.sdk.lm_engine import GenerationRequest, allowed_ranges
 from reelpoet.sdk.sampling import SamplingConfig, choose
 from reelpoet.sdk.token_layout import Task, TokenLayout
 
@@ -221,13 +222,13 @@ def test_two_gloo_ranks_end_with_identical_weights(cache_dir, tmp_path):
 # --- sampling ----------------------------------------------------------------------------------
 
 
-def _request(task: Task, seed: int = 0) -> Request:
+def _request(task: Task, seed: int = 0) -> GenerationRequest:
     text, mask = _text(1, seed)
     rng = np.random.default_rng(seed)
     inputs = {}
     if task in (Task.VIDEO_TO_AUDIO, Task.CONTINUATION):
         inputs["video_in"] = rng.integers(0, 4096, 320).tolist()
-    return Request(task, text[0].numpy(), mask[0].numpy(), **inputs)
+    return GenerationRequest(task, text[0].numpy(), mask[0].numpy(), **inputs)
 
 
 @pytest.mark.parametrize("task", [Task.TEXT_TO_IMAGE, Task.VIDEO_TO_AUDIO])

@@ -1,0 +1,115 @@
+"""Export the prefix LM to one ONNX graph with a key/value cache, for prefill and decode alike.
+
+    python -m reelpoet.export.lm_onnx --checkpoint runs/lm/checkpoint --out DIR
+
+Inputs: `input_ids` (B, L) int64 at positions [P, P + L); `prefix_length` (B,) int64; `text`
+(B, S, 384) float32 and `text_mask` (B, S) bool (a decode step passes one masked-off row:
+no decoded position is a text slot); `past_key_values.{i}.key` / `.value` (B, H, P, D) float32
+(P = 0 for the prefill). Outputs: `logits` (B, V) of the last position and
+`present.{i}.key` / `.value` (B, H, P + L, D). One graph, so the bundle holds the weights once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reelpoet.models.lm import LMConfig, PrefixLM
+from reelpoet.models.train.checkpoint import load_checkpoint
+from reelpoet.sdk.atomic_file import atomic_output
+
+LM_FILE = "lm.onnx"
+LM_CONFIG_FILE = "lm.json"
+MAX_BATCH = 64
+
+
+def cache_names(depth: int, prefix: str) -> list[str]:
+    """past_key_values.{i}.key/value or present.{i}.key/value, layer by layer."""
+    return [f"{prefix}.{i}.{kind}" for i in range(depth) for kind in ("key", "value")]
+
+
+class _CachedStep(nn.Module):
+    """PrefixLM.forward with the cache flattened into graph inputs and outputs."""
+
+    def __init__(self, model: PrefixLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, prefix_length, text, text_mask, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        last = torch.full_like(input_ids[:, :1], input_ids.shape[1] - 1)
+        logits, present = self.model(
+            input_ids, prefix_length, text, text_mask, past=past, hidden_positions=last
+        )
+        return (logits[:, 0], *[t for layer in present for t in layer])
+
+
+def export_lm(model: PrefixLM, out_dir: Path) -> dict[str, Path]:
+    model = model.eval()
+    cfg = model.cfg
+    out_dir.mkdir(parents=True, exist_ok=True)
+    batch = torch.export.Dim("batch", max=MAX_BATCH)
+    length = torch.export.Dim("length", max=cfg.max_positions)
+    past_length = torch.export.Dim("past_length", max=cfg.max_positions)
+    slots = torch.export.Dim("slots", max=cfg.text_slots)
+    # Example sizes must not be 0 or 1 (torch.export would specialise the graph to them).
+    b, n, p = 2, 3, 5
+    past = [torch.randn(b, cfg.heads, p, cfg.head_dim) for _ in range(2 * cfg.depth)]
+    example = (
+        torch.randint(0, cfg.vocab_size, (b, n)),
+        torch.tensor([4, 9]),
+        torch.randn(b, cfg.text_slots, cfg.text_width),
+        torch.ones(b, cfg.text_slots, dtype=torch.bool),
+        *past,
+    )
+    dims = (
+        {0: batch, 1: length},
+        {0: batch},
+        {0: batch, 1: slots},
+        {0: batch, 1: slots},
+        # torch.export matches `*past_flat` to one nested entry
+        tuple({0: batch, 2: past_length} for _ in past),
+    )
+    past_names = cache_names(cfg.depth, "past_key_values")
+    inputs = ["input_ids", "prefix_length", "text", "text_mask", *past_names]
+    outputs = ["logits", *cache_names(cfg.depth, "present")]
+    paths = {"lm": out_dir / LM_FILE, "config": out_dir / LM_CONFIG_FILE}
+    with atomic_output(paths["lm"]) as temp:
+        torch.onnx.export(
+            _CachedStep(model).eval(),
+            example,
+            temp,
+            dynamo=True,
+            external_data=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_shapes=dims,
+            verbose=False,
+        )
+    with atomic_output(paths["config"]) as temp:
+        temp.write_text(json.dumps(cfg.to_dict(), indent=1))
+    return paths
+
+
+def load_lm(checkpoint: Path) -> PrefixLM:
+    state = json.loads((checkpoint / "state.json").read_text())
+    model = PrefixLM(LMConfig(**state["model_config"]))
+    load_checkpoint(checkpoint, model)
+    return model.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Export an LM checkpoint to ONNX (KV cache).")
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    for role, path in export_lm(load_lm(args.checkpoint), args.out).items():
+        print(f"{role}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
