@@ -14,6 +14,7 @@ from reelpoet.models.lm_sampler import generate
 from reelpoet.models.train import lm_cache
 from reelpoet.models.train.lm_tasks import SOURCES, TaskSequences, load_cache
 from reelpoet.models.train.train_lm import TrainConfig, sequence_loss, train
+from reelpoet.sdk import task_inputs
 from reelpoet.sdk.errors import InvalidRequestError
 from reelpoet.sdk.lm_engine import GenerationRequest, allowed_ranges
 from reelpoet.sdk.sampling import SamplingConfig, choose
@@ -177,13 +178,13 @@ def test_cache_build_resumes_without_redoing_shards(cache_dir):
 
 def test_masks_blank_the_right_regions():
     frames = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    box = lm_cache.Box(10, 20, 30, 40)
-    inside = lm_cache.blank_inside(frames, box)
-    assert (inside[:, 20:40, 10:30] == lm_cache.BLANK).all()
+    box = task_inputs.Box(10, 20, 30, 40)
+    inside = task_inputs.blank_inside(frames, box)
+    assert (inside[:, 20:40, 10:30] == task_inputs.BLANK).all()
     assert (inside[:, :20] == frames[:, :20]).all()
-    outside = lm_cache.blank_outside(frames, box)
+    outside = task_inputs.blank_outside(frames, box)
     assert (outside[:, 20:40, 10:30] == frames[:, 20:40, 10:30]).all()
-    assert (outside[:, :20] == lm_cache.BLANK).all()
+    assert (outside[:, :20] == task_inputs.BLANK).all()
 
 
 def test_a_few_steps_reduce_the_loss(cache_dir):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,60 +36,17 @@ from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_t
 from reelpoet.models.text_encoder import encode_prompts, load_text_encoder
 from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
 from reelpoet.models.world import WorldConfig, make_sample
+from reelpoet.sdk.task_inputs import (
+    blank_inside,
+    blank_outside,
+    inpaint_box,
+    luma,
+    outpaint_box,
+)
 
 SHARD = 256
-BLANK = 0.5  # the constant a masked region is filled with before tokenizing (mid grey)
 # Second stream of a seed's generator: the masks must not change when the world does.
 _MASK_STREAM = 7
-
-
-@dataclass(frozen=True)
-class Box:
-    """A pixel rectangle [x0, x1) x [y0, y1)."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    def as_array(self) -> np.ndarray:
-        return np.array([self.x0, self.y0, self.x1, self.y1], dtype=np.int16)
-
-
-def inpaint_box(rng: np.random.Generator, size: int) -> Box:
-    """The region to regenerate: a rectangle of 25% to 60% of each side, anywhere."""
-    w, h = (int(rng.integers(size // 4, int(size * 0.6) + 1)) for _ in range(2))
-    x0, y0 = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
-    return Box(x0, y0, x0 + w, y0 + h)
-
-
-def outpaint_box(rng: np.random.Generator, size: int) -> Box:
-    """The region to keep: the frame less margins on two opposite sides (an aspect change),
-    an eighth to three eighths of the side in all."""
-    margin = int(rng.integers(size // 16, size * 3 // 16 + 1))
-    if rng.uniform() < 0.5:
-        return Box(margin, 0, size - margin, size)  # pillarbox: keep the middle columns
-    return Box(0, margin, size, size - margin)  # letterbox: keep the middle rows
-
-
-def blank_inside(frames: np.ndarray, box: Box) -> np.ndarray:
-    out = frames.copy()
-    out[:, box.y0 : box.y1, box.x0 : box.x1] = BLANK
-    return out
-
-
-def blank_outside(frames: np.ndarray, box: Box) -> np.ndarray:
-    out = np.full_like(frames, BLANK)
-    out[:, box.y0 : box.y1, box.x0 : box.x1] = frames[:, box.y0 : box.y1, box.x0 : box.x1]
-    return out
-
-
-def luma(frames: np.ndarray) -> np.ndarray:
-    """The structure video of stylization: Rec. 601 luma as grey RGB, stretched to the clip's
-    own range so the style (colours) is gone but shapes and motion stay."""
-    y = frames @ np.array([0.299, 0.587, 0.114], dtype=frames.dtype)
-    y = (y - y.min()) / max(float(y.max() - y.min()), 1e-3)
-    return np.repeat(y[..., None], 3, axis=-1)
 
 
 class Tokenizers:

@@ -1,0 +1,139 @@
+"""Assemble a runtime bundle from trained networks: export the tokenizers and the LM to ONNX,
+take the exported text encoder, and write one verified bundle folder (`write_bundle`).
+
+    python -m reelpoet.export.assemble_bundle --out bundles/candidate \
+        --video runs/vt_video/checkpoint --audio runs/audio_tokenizer/checkpoint \
+        --lm runs/lm/checkpoint --text-encoder out/text_encoder [--lm-int8]
+
+`--text-encoder` is the folder `python -m reelpoet.export.text_encoder_onnx` wrote. The token
+layout written into the manifest is built from the tokenizers' own sizes, and the LM must have
+been trained on that layout (its vocabulary and text slots are checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from torch import nn
+
+from reelpoet.export.audio_tokenizer_onnx import export_audio_tokenizer
+from reelpoet.export.bundle_writer import write_bundle
+from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
+from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
+from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
+from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
+from reelpoet.sdk import text_encoder as text_files
+from reelpoet.sdk.bundle import Bundle
+from reelpoet.sdk.token_layout import TokenLayout
+
+FPS = 8  # every training clip (world, photos, user video) is sampled at 8 fps (DESIGN.md)
+
+
+def layout_for(video: nn.Module, audio: nn.Module) -> TokenLayout:
+    """The token layout the tokenizers imply: code counts, and tokens a clip and an image."""
+    t, h, w = video.cfg.latent_shape
+    clip_seconds = video.cfg.num_frames / FPS
+    audio_frames = -(-round(clip_seconds * audio.cfg.sample_rate) // audio.cfg.hop)
+    return TokenLayout(
+        video_codes=2**video.cfg.codebook_bits,
+        video_tokens_per_clip=t * h * w,
+        video_tokens_per_image=h * w,
+        audio_codes=audio.cfg.codebook_size,
+        audio_levels=audio.cfg.num_levels,
+        audio_tokens_per_clip=audio_frames * audio.cfg.num_levels,
+    )
+
+
+def assemble_bundle(
+    out_dir: Path,
+    video: nn.Module,
+    audio: nn.Module,
+    lm: nn.Module,
+    text_encoder_dir: Path,
+    provenance: dict,
+    name: str = "reelpoet",
+    lm_int8: bool = False,
+    overwrite: bool = False,
+) -> Bundle:
+    layout = layout_for(video, audio)
+    if (lm.cfg.vocab_size, lm.cfg.text_slots) != (layout.vocab_size, layout.text_slots):
+        raise ValueError(
+            f"the LM was trained for vocabulary {lm.cfg.vocab_size} / {lm.cfg.text_slots} text "
+            f"slots; these tokenizers make {layout.vocab_size} / {layout.text_slots}"
+        )
+    with tempfile.TemporaryDirectory() as temp:
+        work = Path(temp)
+        video_paths = export_video_tokenizer(video, work)
+        audio_paths = export_audio_tokenizer(audio, work)
+        lm_paths = export_lm(lm, work)
+        lm_graph = lm_paths["lm"]
+        if lm_int8:
+            lm_graph = quantize_lm(lm_graph, work / "lm_int8.onnx")
+        video_config = {**json.loads(video_paths["config"].read_text()), "fps": FPS}
+        audio_config = json.loads(audio_paths["config"].read_text())
+        text_config = json.loads((text_encoder_dir / text_files.CONFIG_FILE).read_text())
+        text_config["tokenizer"] = text_files.TOKENIZER_FILE
+        files = {
+            "video_encoder.onnx": video_paths["encoder"],
+            "video_decoder.onnx": video_paths["decoder"],
+            "audio_encoder.onnx": audio_paths["encoder"],
+            "audio_decoder.onnx": audio_paths["decoder"],
+            "lm.onnx": lm_graph,
+            "text_encoder.onnx": text_encoder_dir / text_files.QUANTIZED_FILE,
+            text_files.TOKENIZER_FILE: text_encoder_dir / text_files.TOKENIZER_FILE,
+        }
+        configs = {
+            "video_encoder": video_config,
+            "video_decoder": video_config,
+            "audio_encoder": audio_config,
+            "audio_decoder": audio_config,
+            "lm": json.loads(lm_paths["config"].read_text()),
+            "text_encoder": text_config,
+        }
+        models = {
+            role: {"file": f"{role}.onnx", "kind": role, "version": "1", "config": config}
+            for role, config in configs.items()
+        }
+        return write_bundle(
+            out_dir, files, models, layout, provenance, bundle_name=name, overwrite=overwrite
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--video", type=Path, required=True)
+    parser.add_argument("--audio", type=Path, required=True)
+    parser.add_argument("--lm", type=Path, required=True)
+    parser.add_argument("--text-encoder", type=Path, required=True)
+    parser.add_argument("--name", default="reelpoet")
+    parser.add_argument("--lm-int8", action="store_true")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+    provenance = {
+        role: json.loads((path / "state.json").read_text())
+        for role, path in (
+            ("video_tokenizer", args.video),
+            ("audio_tokenizer", args.audio),
+            ("lm", args.lm),
+        )
+    }
+    bundle = assemble_bundle(
+        args.out,
+        load_video_tokenizer(args.video),
+        load_audio_tokenizer(args.audio),
+        load_lm(args.lm),
+        args.text_encoder,
+        provenance,
+        args.name,
+        args.lm_int8,
+        args.overwrite,
+    )
+    print(f"{bundle.manifest.bundle_id}: {bundle.manifest.total_bytes / 1e6:.2f} MB at {args.out}")
+
+
+if __name__ == "__main__":
+    main()
