@@ -1,6 +1,7 @@
 """Training clips for the video tokenizer: a mix of the procedural world, Ken Burns camera moves
-over real photographs (real textures, the part of real footage the world lacks), and optionally
-windows from a folder of user video. Every batch is a pure function of (seed, rank, step), so a
+over real photographs (real textures, the part of real footage the world lacks), synthetic
+graphics (test cards, titles, timecode in colours the world lacks) and optionally windows from a
+folder of user video. Every batch is a pure function of (seed, rank, step), so a
 resumed run sees the same data it would have seen without the interruption."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from reelpoet.models.data.user_video import UserVideoFolder, WindowSpec
+from reelpoet.models.train.graphics_clips import graphics_clip
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.models.world.photos import PHOTO_NAMES, crop_resized, photo_size
 
@@ -27,14 +29,15 @@ class ClipMix:
     num_frames: int = 17
     crop: int = 32  # the network is fully convolutional: train on crops, run at `size`
     photo_fraction: float = 0.35
+    graphics_fraction: float = 0.0  # test cards, titles, timecode (graphics_clips.py)
     user_video_fraction: float = 0.0
     user_video_folder: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.crop <= self.size:
             raise ValueError(f"crop {self.crop} must be in 1..size ({self.size})")
-        if self.photo_fraction + self.user_video_fraction > 1:
-            raise ValueError("photo_fraction + user_video_fraction must be at most 1")
+        if self.photo_fraction + self.graphics_fraction + self.user_video_fraction > 1:
+            raise ValueError("photo, graphics and user video fractions must sum to at most 1")
         if self.user_video_fraction > 0 and not self.user_video_folder:
             raise ValueError("user_video_fraction needs user_video_folder")
 
@@ -71,8 +74,11 @@ class TokenizerClips:
         draw = rng.uniform()
         if draw < self.mix.user_video_fraction:
             return self.user_videos.sample(rng)
-        if draw < self.mix.user_video_fraction + self.mix.photo_fraction:
+        draw -= self.mix.user_video_fraction
+        if draw < self.mix.photo_fraction:
             return ken_burns_clip(rng, self.mix.size, self.mix.num_frames)
+        if draw < self.mix.photo_fraction + self.mix.graphics_fraction:
+            return graphics_clip(rng, self.mix.size, self.mix.num_frames)
         return make_sample(int(rng.integers(FIRST_TRAINING_SEED, 2**62)), self.world).frames
 
     def _random_crop(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:

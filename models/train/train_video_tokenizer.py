@@ -43,6 +43,7 @@ class TrainConfig:
     commit_weight: float = 0.25
     entropy_weight: float = 0.1  # MAGVIT-v2's entropy penalty weight
     photo_fraction: float = 0.35
+    graphics_fraction: float = 0.15  # see graphics_clips.py: saturated colours, edges, text
     user_video_folder: str | None = None
     user_video_fraction: float = 0.0
     # 1: render the next batches in a worker process. Off by default: on the 2-core CPU it was
@@ -95,6 +96,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
         crop=cfg.crop,
         num_frames=1 if cfg.stage == "image" else model_cfg.num_frames,
         photo_fraction=cfg.photo_fraction,
+        graphics_fraction=cfg.graphics_fraction,
         user_video_folder=cfg.user_video_folder,
         user_video_fraction=cfg.user_video_fraction,
     )
