@@ -5,68 +5,13 @@ seeds, chaining, bad input and a tampered bundle."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-import torch
-from onnx import TensorProto, helper
 
-from reelpoet.export.assemble_bundle import assemble_bundle, layout_for
-from reelpoet.models.audio_tokenizer import PRESETS as AUDIO_PRESETS
-from reelpoet.models.audio_tokenizer import AudioTokenizer
-from reelpoet.models.lm import LMConfig, PrefixLM
-from reelpoet.models.text_encoder import package_model_dir
-from reelpoet.models.video_tokenizer import PRESETS as VIDEO_PRESETS
-from reelpoet.models.video_tokenizer import VideoTokenizer
-from reelpoet.sdk import text_encoder as text_files
 from reelpoet.sdk.errors import BundleError, InvalidRequestError
 from reelpoet.sdk.pipeline import Pipeline
 from reelpoet.sdk.sampling import SamplingConfig
 from reelpoet.sdk.task_inputs import Box
 from reelpoet.sdk.token_layout import TASK_SHAPES, Task
-
-
-def _stand_in_text_encoder(folder):
-    """(input_ids, attention_mask) -> (B, T, 384): sin(id * w), a graph of three nodes."""
-    folder.mkdir()
-    weights = helper.make_tensor("w", TensorProto.FLOAT, [384], np.linspace(0.01, 1, 384))
-    nodes = [
-        helper.make_node("Cast", ["input_ids"], ["ids_f"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["ids_f", "axis"], ["ids_3d"]),
-        helper.make_node("Mul", ["ids_3d", "w"], ["scaled"]),
-        helper.make_node("Sin", ["scaled"], ["last_hidden_state"]),
-    ]
-    axis = helper.make_tensor("axis", TensorProto.INT64, [1], [2])
-    graph = helper.make_graph(
-        nodes,
-        "stand_in_text",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["B", "T"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["B", "T"]),
-        ],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["B", "T", 384])],
-        [weights, axis],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
-    onnx.save(model, folder / text_files.QUANTIZED_FILE)
-    spec = text_files.TextEncoderSpec("stand-in", "0" * 64, "Apache-2.0")
-    (folder / text_files.CONFIG_FILE).write_text(__import__("json").dumps(spec.to_dict()))
-    tokenizer = (package_model_dir() / "tokenizer.json").read_bytes()
-    (folder / text_files.TOKENIZER_FILE).write_bytes(tokenizer)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    torch.manual_seed(0)
-    video = VideoTokenizer(VIDEO_PRESETS["default"]).eval()
-    audio = AudioTokenizer(AUDIO_PRESETS["tiny"]).eval()
-    layout = layout_for(video, audio)
-    lm = PrefixLM(LMConfig.from_layout(layout, width=32, depth=2, heads=2, mlp_hidden=64)).eval()
-    text = _stand_in_text_encoder(root / "text")
-    provenance = {"note": "random weights, for tests"}
-    assemble_bundle(root / "bundle", video, audio, lm, text, provenance, name="test")
-    return root / "bundle"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,100 @@
+"""The local Client on real media with the random test bundle: results come back at the source's
+rate and size, kept pixels are the source's own, seeds reproduce, files are written, OTIO clips
+are read by their source range, and bad calls get clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from reelpoet.sdk.client import Client
+from reelpoet.sdk.errors import InvalidRequestError
+from reelpoet.sdk.media import probe, read_video
+
+
+@pytest.fixture(scope="module")
+def client(bundle_dir):
+    return Client.local(bundle_dir, threads=1)
+
+
+@pytest.fixture(scope="module")
+def short_clip(media_dir):
+    return read_video(media_dir / "example2.mp4", (0.0, 1.0))
+
+
+def test_text_to_video_lasts_as_asked_and_saves(client, tmp_path):
+    result = client.text_to_video("a red ball moves left", seconds=3.0, seed=1)
+    assert result.frames.shape == (24, 64, 64, 3) and result.fps == 8
+    assert result.metadata["task"] == "text_to_video" and result.metadata["seed"] == 1
+    path = result.save(tmp_path / "out.mp4")
+    info = probe(path)
+    assert info.video.frame_count == 24
+
+
+def test_extend_is_conformed_to_the_source(client, short_clip):
+    result = client.extend(short_clip, seconds=1.5, seed=2)
+    assert result.fps == short_clip.fps
+    assert result.frames.shape[1:] == short_clip.frames.shape[1:]
+    assert len(result.frames) == round(1.5 * short_clip.fps)
+    again = client.extend(short_clip, seconds=1.5, seed=2)
+    assert (again.frames == result.frames).all()
+
+
+def test_inpaint_keeps_every_pixel_outside_the_box(client, short_clip):
+    box = (100, 50, 300, 200)
+    result = client.inpaint(short_clip, box, "a blue square", seed=0)
+    assert result.frames.shape == short_clip.frames.shape
+    kept = np.ones(short_clip.frames.shape[:3], bool)
+    kept[:, 50:200, 100:300] = False
+    assert (result.frames[kept] == short_clip.frames[kept]).all()
+    assert not (result.frames[~kept] == short_clip.frames[~kept]).all()
+
+
+def test_outpaint_widens_around_the_untouched_source(client, short_clip):
+    h, w = short_clip.frames.shape[1:3]
+    result = client.outpaint(short_clip, aspect=2.0 * w / h)
+    out_h, out_w = result.frames.shape[1:3]
+    assert out_h == h and abs(out_w - 2 * w) <= 1
+    x0 = (out_w - w) // 2
+    assert (result.frames[:, :, x0 : x0 + w] == short_clip.frames).all()
+
+
+def test_score_is_as_long_as_the_clip(client, short_clip, tmp_path):
+    result = client.score(short_clip)
+    assert result.frames is None and result.sample_rate == 16000
+    assert len(result.audio) == round(short_clip.duration_s * 16000)
+    assert result.save(tmp_path / "score.wav").stat().st_size > 1000
+    with pytest.raises(InvalidRequestError, match="audio only"):
+        result.save(tmp_path / "score.mp4")
+
+
+def test_an_otio_clip_is_read_by_its_source_range(client, media_dir):
+    path = media_dir / "smpte-2997.mp4"
+    rate = probe(path).video.fps
+    clip = otio.schema.Clip(
+        name="bars",
+        media_reference=otio.schema.ExternalReference(target_url=str(path)),
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(30, float(rate)), otio.opentime.RationalTime(15, float(rate))
+        ),
+    )
+    result = client.stylize(clip, "in purple and orange")
+    assert len(result.frames) == 15 and result.fps == rate
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.text_to_video("x", seconds=0), "seconds"),
+        (lambda c: c.text_to_video("x", seconds=1000), "seconds"),
+        (lambda c: c.text_to_video(["x"]), "prompt must be a str"),
+        (lambda c: c.text_to_video("x", colour="red"), "unknown option"),
+        (lambda c: c.text_to_video("x", temperature=-1), "temperature"),
+        (lambda c: c.outpaint(np.zeros(3), aspect=2), "a source is"),
+        (lambda c: c.image_to_video(np.zeros((4, 4), np.uint8)), r"\(H, W, 3\)"),
+    ],
+)
+def test_bad_calls_get_clear_errors(client, call, message):
+    with pytest.raises(InvalidRequestError, match=message):
+        call(client)
