@@ -5,7 +5,8 @@
         --out DIR
 
 writes DIR/audio_encoder.onnx, DIR/audio_decoder.onnx and DIR/audio_tokenizer.json (the config
-plus what the runtime needs to stream: hop and the left context of each graph, in frames).
+plus what the runtime needs to stream: hop, the left context of each graph and the decoder's
+lookahead, in frames).
 
 Graph inputs: `samples` (B, N) float32 with N a multiple of the hop (the runtime pads) ->
 `codes` (B, N / hop, K) int64; `codes` (B, T, L) int64 with 1 <= L <= K -> `samples`
@@ -24,6 +25,7 @@ from reelpoet.export.onnx_graph import export_method
 from reelpoet.models.audio_tokenizer import (
     AudioTokenizer,
     decoder_context_frames,
+    decoder_lookahead_frames,
     encoder_context_frames,
 )
 from reelpoet.models.eval.audio_tokenizer_eval import load_model
@@ -44,6 +46,7 @@ def runtime_config(model: AudioTokenizer) -> dict:
         "hop": cfg.hop,
         "encoder_context_frames": encoder_context_frames(cfg),
         "decoder_context_frames": decoder_context_frames(cfg),
+        "decoder_lookahead_frames": decoder_lookahead_frames(cfg),
     }
 
 

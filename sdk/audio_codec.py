@@ -4,10 +4,12 @@ onnxruntime, streamed in chunks so that an hour of audio never becomes one giant
 Codes are (T, K) int64: frame t (hop samples, 20 ms by default) gives one code per RVQ level.
 `codes_to_tokens` flattens them frame-major (frame t: levels 0..K-1), the order the LM models.
 
-Streaming is exact: the encoder and decoder are causal, so a chunk coded with
-`encoder_context_frames` of real audio before it (and decoded with `decoder_context_frames` of
-codes before it) gives the codes and samples of coding the whole recording at once (up to float
-rounding). Chunks are ~10 s plus that context (~0.4 s), so graph calls stay bounded.
+Streaming is exact: the encoder is causal and the decoder looks at most
+`decoder_lookahead_frames` ahead (1 for the filterbank design, whose overlap-added hops need the
+next frame's window), so a chunk coded with `encoder_context_frames` of real audio before it
+(and decoded with `decoder_context_frames` of codes before it and the lookahead after it) gives
+the codes and samples of coding the whole recording at once (up to float rounding). Chunks are
+~10 s plus that context (~0.4 s), so graph calls stay bounded.
 
 Input policy (checked before onnxruntime sees anything; every refusal is an InvalidRequestError
 that says what to do):
@@ -45,6 +47,7 @@ class AudioCodecSpec:
     codebook_size: int  # V: codes are integers in [0, V)
     encoder_context_frames: int  # left context a chunk needs for exact codes
     decoder_context_frames: int  # left context a chunk needs for exact samples
+    decoder_lookahead_frames: int = 0  # frames after a chunk its last samples depend on
 
     @classmethod
     def from_config(cls, config: dict) -> AudioCodecSpec:
@@ -56,6 +59,7 @@ class AudioCodecSpec:
             int(config["codebook_size"]),
             int(config["encoder_context_frames"]),
             int(config["decoder_context_frames"]),
+            int(config.get("decoder_lookahead_frames", 0)),  # exports before it had none
         )
 
     @property
@@ -137,7 +141,7 @@ class AudioCodec:
         cut to `num_samples` when given (e.g. the length that was encoded)."""
         checked = self._check_codes(np.asarray(codes))
         hop, context = self.spec.hop, self.spec.decoder_context_frames
-        total = checked.shape[0]
+        lookahead, total = self.spec.decoder_lookahead_frames, checked.shape[0]
         if num_samples is not None and not 0 < num_samples <= total * hop:
             raise InvalidRequestError(
                 f"num_samples must be in 1..{total * hop} for {total} frames, got {num_samples}"
@@ -146,8 +150,9 @@ class AudioCodec:
         for first in range(0, total, self.chunk_frames):
             start = max(0, first - context)
             end = min(total, first + self.chunk_frames)
-            (samples,) = self._decoder.run(None, {"codes": checked[None, start:end]})
-            out[first * hop : end * hop] = samples[0, (first - start) * hop :]
+            ahead = min(total, end + lookahead)  # codes after the chunk, where there are any
+            (samples,) = self._decoder.run(None, {"codes": checked[None, start:ahead]})
+            out[first * hop : end * hop] = samples[0, (first - start) * hop : (end - start) * hop]
         return out if num_samples is None else out[:num_samples]
 
     def _check_audio(

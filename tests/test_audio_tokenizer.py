@@ -1,4 +1,5 @@
-"""Audio tokenizer: RVQ round trips, dead-code restart, quantizer dropout, causality, the frame
+"""Audio tokenizer: RVQ round trips, dead-code restart, quantizer dropout, the filterbank's
+perfect reconstruction at init, causality (and the decoder's one-frame lookahead), the frame
 count and token interleaving, exact chunking with the documented context, and distributed
 training that keeps the ranks (weights and codebooks) in step."""
 
@@ -18,6 +19,7 @@ from reelpoet.models.audio_tokenizer import (
     AudioTokenizer,
     AudioTokenizerConfig,
     decoder_context_frames,
+    decoder_lookahead_frames,
     deinterleave,
     encoder_context_frames,
     interleave,
@@ -109,10 +111,11 @@ def test_dropout_levels_follow_the_configured_share():
     assert torch.equal(levels, dropout_levels(cfg, 4000, 4, rank=0, step=0))  # resumable
 
 
-def test_later_samples_do_not_change_earlier_codes_or_samples():
+@pytest.mark.parametrize("preset", ["tiny", "soundstream_tiny"])
+def test_later_samples_do_not_change_earlier_codes_or_samples(preset):
     torch.manual_seed(0)
-    model = _trained_like(AudioTokenizer(PRESETS["tiny"]))
-    hop = model.cfg.hop
+    model = _trained_like(AudioTokenizer(PRESETS[preset]))
+    hop, ahead = model.cfg.hop, decoder_lookahead_frames(model.cfg)
     audio = torch.randn(1, 20 * hop) * 0.3
     changed = audio.clone()
     changed[:, 12 * hop :] = torch.randn(1, 8 * hop) * 0.3  # frames 12.. get new audio
@@ -121,7 +124,23 @@ def test_later_samples_do_not_change_earlier_codes_or_samples():
     assert not torch.equal(before[:, 12:], after[:, 12:])
     codes = before.clone()
     codes[:, 15:] = (codes[:, 15:] + 1) % model.cfg.codebook_size
-    assert torch.equal(model.decode(before)[:, : 15 * hop], model.decode(codes)[:, : 15 * hop])
+    y, y_changed = model.decode(before), model.decode(codes)
+    # decoded hop t reads frames up to t + lookahead: hops < 15 - lookahead keep their samples
+    kept = (15 - ahead) * hop
+    assert torch.equal(y[:, :kept], y_changed[:, :kept])
+    assert not torch.equal(y[:, kept : kept + hop], y_changed[:, kept : kept + hop])
+
+
+def test_the_filterbank_starts_as_a_perfect_reconstruction():
+    model = AudioTokenizer(PRESETS["default"]).double()
+    hop = model.cfg.hop
+    audio = torch.randn(2, 20 * hop, dtype=torch.float64) * 0.3
+    with torch.no_grad():
+        coefficients = model.encoder.analysis(audio[:, None])  # (B, bank, T)
+        y = model.decoder.synthesis(coefficients)[:, 0, hop:]
+    assert coefficients.shape == (2, model.cfg.widths[0], 20)
+    # all but the last hop, whose second half-window would come from the next frame
+    torch.testing.assert_close(y[:, :-hop], audio[:, :-hop], rtol=0, atol=1e-6)  # fp32 basis
 
 
 def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
@@ -139,7 +158,7 @@ def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
     assert torch.equal(deinterleave(tokens, model.cfg.num_levels), codes)
 
 
-@pytest.mark.parametrize("preset", ["tiny", "default"])
+@pytest.mark.parametrize("preset", ["tiny", "default", "soundstream"])
 def test_the_documented_context_makes_chunked_coding_exact(preset):
     torch.manual_seed(0)
     cfg = PRESETS[preset]
@@ -158,10 +177,14 @@ def test_the_documented_context_makes_chunked_coding_exact(preset):
 
 
 def test_configs_validate_and_round_trip_through_json():
-    cfg = PRESETS["default"]
-    assert AudioTokenizerConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
+    for cfg in PRESETS.values():
+        assert AudioTokenizerConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    old = {k: v for k, v in PRESETS["soundstream"].to_dict().items() if k != "design"}
+    assert AudioTokenizerConfig.from_dict(old) == PRESETS["soundstream"]  # older checkpoints
     with pytest.raises(ValueError, match="one entry more"):
-        AudioTokenizerConfig(widths=(8, 16))
+        AudioTokenizerConfig(widths=(8, 16, 32))
+    with pytest.raises(ValueError, match="one stride"):
+        AudioTokenizerConfig(strides=(2, 160), widths=(8, 16, 32))
     with pytest.raises(ValueError, match="level"):
         AudioTokenizerConfig(num_levels=0)
 

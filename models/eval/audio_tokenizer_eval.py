@@ -192,7 +192,7 @@ def format_tables(results: dict[str, dict], num_levels: int) -> str:
 
 def load_model(checkpoint: Path) -> AudioTokenizer:
     state = json.loads((checkpoint / "state.json").read_text())
-    model = AudioTokenizer(AudioTokenizerConfig(**state["model_config"]))
+    model = AudioTokenizer(AudioTokenizerConfig.from_dict(state["model_config"]))
     load_checkpoint(checkpoint, model)
     return model.eval()
 
@@ -206,8 +206,7 @@ def _codec(args: argparse.Namespace) -> tuple[Codec, AudioTokenizerConfig]:
     config = json.loads((args.onnx / "audio_tokenizer.json").read_text())
     spec = AudioCodecSpec.from_config(config)
     codec = AudioCodec(args.onnx / "audio_encoder.onnx", args.onnx / "audio_decoder.onnx", spec)
-    model_keys = AudioTokenizerConfig.__dataclass_fields__
-    return codec, AudioTokenizerConfig(**{k: v for k, v in config.items() if k in model_keys})
+    return codec, AudioTokenizerConfig.from_dict(config)
 
 
 def main() -> None:
