@@ -28,14 +28,52 @@ EXIT_NO_BUNDLE = 3  # distinct, so setup.sh can tell "installed, no models yet" 
 EXIT_BAD_BUNDLE = 4  # a bundle is there but must not be used: reinstall or re-export it
 
 
+SAMPLE_CLIP = Path(__file__).parent / "samples" / "big_buck_bunny_1s.webm"
+DEMO_PROMPT = "a red ball bounces around over a striped background, the camera pans left"
+
+
+class _Progress:
+    """One line on stderr, rewritten in place: `label  37% (119/320)`; silent when not a tty."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.shown = label, -1
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if self.live and percent != self.shown:
+            self.shown = percent
+            end = "\n" if done >= total else ""
+            print(f"\r{self.label}  {percent:3d}% ({done}/{total})", end=end, file=sys.stderr)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job: generate a clip from a prompt and extend a sample clip (needs a bundle)."""
-    bundle = locate_bundle(args.bundle)
-    # The generation engine arrives with the export/runtime issue; until then a bundle folder is
-    # found but cannot be run, and we say so rather than pretend.
-    raise ReelpoetError(
-        f"Found a bundle at {bundle}, but this reelpoet has no generation engine yet."
+    """The main job: generate a clip from a prompt and extend a real sample clip, writing the
+    media and an .otio timeline that holds them."""
+    import shutil
+
+    from reelpoet.sdk.client import Client
+    from reelpoet.sdk.demo_timeline import write_demo_timeline
+
+    client = Client.local(args.bundle, threads=args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    generated = client.text_to_video(
+        args.prompt, seconds=2.125, seed=args.seed, progress=_Progress("text to video")
     )
+    generated_path = generated.save(args.out / "generated.mp4")
+    sample_path = args.out / SAMPLE_CLIP.name
+    shutil.copyfile(SAMPLE_CLIP, sample_path)  # the timeline points at files beside it
+    extension = client.extend(
+        sample_path, seconds=2.125, seed=args.seed, progress=_Progress("extend sample clip")
+    )
+    extension_path = extension.save(args.out / "sample_extended.mp4")
+    timeline = write_demo_timeline(
+        args.out / "demo.otio", sample_path, extension, extension_path, generated, generated_path
+    )
+    print(f"wrote {generated_path} ({generated.duration_s:.3f} s from: {args.prompt!r})")
+    print(f"wrote {extension_path} ({extension.duration_s:.3f} s after {sample_path.name})")
+    print(f"wrote {timeline} (the sample, its extension, then the generated clip)")
+    return 0
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -141,6 +179,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo", help="the main job: a clip from a prompt, and a real sample clip extended"
     )
     demo.add_argument("--out", type=Path, default=Path("reelpoet-demo"), help="output folder")
+    demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to generate")
+    demo.add_argument("--seed", type=int, default=0, help="same seed, same result")
+    demo.add_argument("--threads", type=int, help="CPU threads (default: up to 4)")
     demo.add_argument(
         "--bundle", type=Path, help=f"model bundle folder (default: ${BUNDLE_ENV_VAR} or embedded)"
     )

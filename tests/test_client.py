@@ -98,3 +98,21 @@ def test_an_otio_clip_is_read_by_its_source_range(client, media_dir):
 def test_bad_calls_get_clear_errors(client, call, message):
     with pytest.raises(InvalidRequestError, match=message):
         call(client)
+
+
+def test_demo_writes_playable_media_and_a_timeline_that_holds_them(bundle_dir, tmp_path):
+    from reelpoet.sdk import cli
+
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--bundle", str(bundle_dir), "--out", str(out), "--threads", "1"]) == 0
+    generated = probe(out / "generated.mp4")
+    assert generated.video.frame_count == 17 and generated.video.width == 64
+    extended = probe(out / "sample_extended.mp4")
+    assert (extended.video.width, extended.video.height) == (1280, 720)
+    timeline = otio.adapters.read_from_file(str(out / "demo.otio"))
+    clips = list(timeline.find_clips())
+    assert [c.name for c in clips] == ["big_buck_bunny_1s", "extension", "generated"]
+    for clip in clips:
+        assert (out / clip.media_reference.target_url).is_file()  # relative to the timeline
+    assert clips[1].metadata["reelpoet"]["task"] == "continuation"
+    assert clips[2].metadata["reelpoet"]["prompt"] == cli.DEMO_PROMPT
