@@ -19,14 +19,7 @@ from reelpoet.sdk.token_layout import Task, TokenLayout
 LAYOUT = TokenLayout()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Tiny models gain nothing from a second thread, and beside a busy process torch's thread
-    # handoff costs 100x (measured: 2.9 ms a decode step at 1 thread, 317 ms at 2).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,11 @@ from typing import Any, Protocol
 import torch
 
 from reelpoet.models.train.checkpoint import load_checkpoint, save_checkpoint
-from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.distributed import (
+    DistContext,
+    init_distributed,
+    shutdown_distributed,
+)
 from reelpoet.models.train.run_log import CsvLog
 
 # One step's loss terms by name; "loss" is the one minimised, the rest are logged.
@@ -120,3 +124,14 @@ def config_from_args(config_class: type, description: str):
         kind = {"int": int, "float": float}.get(str(field.type), str)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
     return config_class(**vars(parser.parse_args()))
+
+
+def train_from_command_line(config_class: type, train_fn, doc: str) -> None:
+    """Every training script's `main`: its flags into its config, DDP set up (one process, or
+    one per rank under torchrun), `train_fn(cfg, ctx)`, and DDP torn down even on failure."""
+    cfg = config_from_args(config_class, doc.split("\n\n")[0])
+    ctx = init_distributed()
+    try:
+        train_fn(cfg, ctx)
+    finally:
+        shutdown_distributed()

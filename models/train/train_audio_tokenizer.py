@@ -35,8 +35,8 @@ from reelpoet.models.train.audio_clips import (
     AudioClips,
     AudioMix,
 )
-from reelpoet.models.train.distributed import DistContext, init_distributed, shutdown_distributed
-from reelpoet.models.train.loop import config_from_args, resume, run_steps
+from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.loop import resume, run_steps, train_from_command_line
 
 LOG_COLUMNS = ["loss", "mel", "waveform", "commit", "si_snr", "codes_used"]
 
@@ -150,12 +150,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
 
 
 def main() -> None:
-    cfg = config_from_args(TrainConfig, __doc__.split("\n\n")[0])
-    ctx = init_distributed()
-    try:
-        train(cfg, ctx)
-    finally:
-        shutdown_distributed()
+    train_from_command_line(TrainConfig, train, __doc__)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from reelpoet.models.train.distributed import DistContext, init_distributed, shutdown_distributed
-from reelpoet.models.train.loop import config_from_args, resume, run_steps
+from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.loop import resume, run_steps, train_from_command_line
 from reelpoet.models.train.prefetch import prefetched
 from reelpoet.models.train.tokenizer_clips import ClipMix, TokenizerClips
 from reelpoet.models.video_tokenizer import PRESETS, TokenizerOutput, VideoTokenizer
@@ -114,12 +114,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
 
 
 def main() -> None:
-    cfg = config_from_args(TrainConfig, __doc__.split("\n\n")[0])
-    ctx = init_distributed()
-    try:
-        train(cfg, ctx)
-    finally:
-        shutdown_distributed()
+    train_from_command_line(TrainConfig, train, __doc__)
 
 
 if __name__ == "__main__":
