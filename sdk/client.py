@@ -83,12 +83,21 @@ class Client:
     def text_to_video(self, prompt: str, seconds: float = 2.125, **options) -> Result:
         """A clip from a prompt; past one clip (2.125 s) it is extended clip by clip."""
         return self._timed(
-            Task.TEXT_TO_VIDEO, prompt, options, lambda s, p: self._t2v(prompt, seconds, s, p)
+            Task.TEXT_TO_VIDEO,
+            prompt,
+            options,
+            lambda s, p: self._t2v(prompt, seconds, s, p, options.get("cancelled")),
         )
 
     def text_to_image(self, prompt: str, **options) -> Result:
         def run(sampling, progress):
-            out = self.pipeline.run(Task.TEXT_TO_IMAGE, prompt, sampling=sampling, on_step=progress)
+            out = self.pipeline.run(
+                Task.TEXT_TO_IMAGE,
+                prompt,
+                sampling=sampling,
+                on_step=progress,
+                cancelled=options.get("cancelled"),
+            )
             return self._video(out.frames[:1])
 
         return self._timed(Task.TEXT_TO_IMAGE, prompt, options, run)
@@ -101,7 +110,12 @@ class Client:
         def run(sampling, progress):
             small = resize_frames(source[None], (self.pipeline.size,) * 2, "stretch")
             out = self.pipeline.run(
-                Task.IMAGE_TO_VIDEO, prompt, video=small, sampling=sampling, on_step=progress
+                Task.IMAGE_TO_VIDEO,
+                prompt,
+                video=small,
+                sampling=sampling,
+                on_step=progress,
+                cancelled=options.get("cancelled"),
             )
             return self._video(resize_frames(out.frames, size, "stretch"))
 
@@ -216,19 +230,29 @@ class Client:
 
     def text_to_audio(self, prompt: str, **options) -> Result:
         def run(sampling, progress):
-            out = self.pipeline.run(Task.TEXT_TO_AUDIO, prompt, sampling=sampling, on_step=progress)
+            out = self.pipeline.run(
+                Task.TEXT_TO_AUDIO,
+                prompt,
+                sampling=sampling,
+                on_step=progress,
+                cancelled=options.get("cancelled"),
+            )
             return self._audio(out.audio)
 
         return self._timed(Task.TEXT_TO_AUDIO, prompt, options, run)
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _t2v(self, prompt: str, seconds: float, sampling, progress) -> Result:
+    def _t2v(self, prompt: str, seconds: float, sampling, progress, cancelled) -> Result:
         seconds = self._seconds(seconds)
-        first = self.pipeline.run(Task.TEXT_TO_VIDEO, prompt, sampling=sampling, on_step=progress)
+        first = self.pipeline.run(
+            Task.TEXT_TO_VIDEO, prompt, sampling=sampling, on_step=progress, cancelled=cancelled
+        )
         frames = first.frames
         more = math.ceil(seconds * self.pipeline.fps / self.pipeline.clip_frames) - 1
         if more > 0:
-            extension = self.pipeline.extend(frames, more, prompt, _nth(sampling, 1), progress)
+            extension = self.pipeline.extend(
+                frames, more, prompt, _nth(sampling, 1), progress, cancelled
+            )
             frames = np.concatenate([frames, extension])
         return self._video(frames[: max(1, round(seconds * self.pipeline.fps))])
 

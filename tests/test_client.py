@@ -116,3 +116,17 @@ def test_demo_writes_playable_media_and_a_timeline_that_holds_them(bundle_dir, t
         assert (out / clip.media_reference.target_url).is_file()  # relative to the timeline
     assert clips[1].metadata["reelpoet"]["task"] == "continuation"
     assert clips[2].metadata["reelpoet"]["prompt"] == cli.DEMO_PROMPT
+
+
+def test_cancelling_stops_the_work_with_nothing_returned(client):
+    from reelpoet.sdk.errors import CancelledError
+
+    steps = []
+    with pytest.raises(CancelledError):
+        client.text_to_video(
+            "x",
+            seconds=4.25,
+            progress=lambda i, n: steps.append(i),
+            cancelled=lambda: len(steps) >= 10,
+        )
+    assert len(steps) == 10
