@@ -20,6 +20,7 @@ from reelpoet.sdk.errors import (
     BundleIntegrityError,
     BundleManifestError,
     BundleNotInstalledError,
+    InvalidRequestError,
     ReelpoetError,
 )
 
@@ -74,6 +75,106 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"wrote {extension_path} ({extension.duration_s:.3f} s after {sample_path.name})")
     print(f"wrote {timeline} (the sample, its extension, then the generated clip)")
     return 0
+
+
+def _sampling_options(args: argparse.Namespace) -> dict:
+    names = ("seed", "temperature", "top_k", "top_p", "guidance_scale")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _cmd_task(args: argparse.Namespace) -> int:
+    """One generation task: read the inputs, run it with a progress line, save the result."""
+    from reelpoet.sdk.client import Client
+
+    if args.output.exists() and not args.overwrite:
+        raise InvalidRequestError(f"{args.output} exists; pass --overwrite to replace it")
+    client = Client.local(args.bundle, threads=args.threads)
+    options = {**_sampling_options(args), "progress": _Progress(args.command)}
+    task = args.command
+    if task == "text-to-video":
+        result = client.text_to_video(args.prompt, seconds=args.seconds, **options)
+    elif task == "text-to-image":
+        result = client.text_to_image(args.prompt, **options)
+    elif task == "image-to-video":
+        result = client.image_to_video(args.source, args.prompt, **options)
+    elif task == "extend":
+        result = client.extend(args.source, args.seconds, args.prompt, head=args.head, **options)
+    elif task == "inpaint":
+        result = client.inpaint(args.source, tuple(args.box), args.prompt, **options)
+    elif task == "outpaint":
+        result = client.outpaint(args.source, args.aspect, args.prompt, **options)
+    elif task == "stylize":
+        result = client.stylize(args.source, args.prompt, **options)
+    elif task == "score":
+        result = client.score(args.source, args.prompt, **options)
+    else:  # text-to-audio
+        result = client.text_to_audio(args.prompt, **options)
+    path = result.save(args.output)
+    taken = result.metadata["seconds_taken"]
+    print(f"wrote {path} ({result.duration_s:.3f} s, seed {result.metadata['seed']}, {taken} s)")
+    return 0
+
+
+def _add_task_commands(commands: argparse._SubParsersAction) -> None:
+    """A subcommand per task; every one takes -o OUTPUT and the sampling options."""
+    tasks = {
+        "text-to-video": ("a clip from a prompt (extended clip by clip past 2.125 s)", "prompt"),
+        "text-to-image": ("a picture from a prompt", "prompt"),
+        "image-to-video": ("a clip that starts from a picture", "source"),
+        "extend": ("new footage after (or before) a clip, at its rate and size", "source"),
+        "inpaint": ("regenerate a rectangle of a clip; the rest stays untouched", "source"),
+        "outpaint": ("widen a clip to an aspect ratio with generated margins", "source"),
+        "stylize": ("a clip's shapes and motion in the style a prompt describes", "source"),
+        "score": ("a soundtrack for a clip (video-to-audio)", "source"),
+        "text-to-audio": ("sound from a prompt", "prompt"),
+    }
+    for name, (summary, first) in tasks.items():
+        task = commands.add_parser(name, help=summary, description=summary)
+        if first == "prompt":
+            task.add_argument("prompt", help="what to generate, in English")
+        else:
+            task.add_argument("source", type=Path, help="a media file (video, or a picture)")
+            task.add_argument("--prompt", default="", help="optional text to steer the result")
+        if name in ("text-to-video", "extend"):
+            task.add_argument("--seconds", type=float, default=2.125, help="length to generate")
+        if name == "extend":
+            task.add_argument("--head", action="store_true", help="extend before the start")
+        if name == "inpaint":
+            task.add_argument(
+                "--box",
+                type=int,
+                nargs=4,
+                required=True,
+                metavar=("X0", "Y0", "X1", "Y1"),
+                help="the rectangle to regenerate, in source pixels",
+            )
+        if name == "outpaint":
+            task.add_argument("--aspect", type=float, required=True, help="width/height, e.g. 1.78")
+        audio = name in ("score", "text-to-audio")
+        task.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            required=True,
+            help="where to write: .wav"
+            if audio
+            else "where to write: .mp4 (H.264) or .mov (ProRes)",
+        )
+        task.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+        task.add_argument("--seed", type=int, help="same seed, same result (default 0)")
+        task.add_argument("--temperature", type=float, help="sampling temperature (default 0.9)")
+        task.add_argument(
+            "--top-k", type=int, help="sample from the k likeliest codes (default 256)"
+        )
+        task.add_argument("--top-p", type=float, help="nucleus sampling mass (default 1: off)")
+        task.add_argument(
+            "--guidance-scale", type=float, help="classifier-free guidance (default 3; 1: off)"
+        )
+        task.add_argument(
+            "--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV_VAR} or embedded)"
+        )
+        task.add_argument("--threads", type=int, help="CPU threads (default: up to 4)")
+        task.set_defaults(run=_cmd_task)
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -191,6 +292,7 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.add_argument("path", type=Path)
     probe.set_defaults(run=_cmd_probe)
     _add_bundle_commands(commands)
+    _add_task_commands(commands)
     return parser
 
 

@@ -130,3 +130,32 @@ def test_cancelling_stops_the_work_with_nothing_returned(client):
             cancelled=lambda: len(steps) >= 10,
         )
     assert len(steps) == 10
+
+
+def test_cli_task_commands_write_results_and_refuse_bad_calls(bundle_dir, tmp_path, capsys):
+    from reelpoet.sdk import cli
+    from reelpoet.sdk.cli import SAMPLE_CLIP
+
+    common = ["--bundle", str(bundle_dir), "--threads", "1"]
+    video = tmp_path / "t2v.mp4"
+    assert cli.main(["text-to-video", "a red ball", "-o", str(video), *common]) == 0
+    assert probe(video).video.frame_count == 17
+    assert cli.main(["text-to-video", "a red ball", "-o", str(video), *common]) == 2
+    assert "--overwrite" in capsys.readouterr().err  # an existing output is never replaced silently
+    sound = tmp_path / "score.wav"
+    assert cli.main(["score", str(SAMPLE_CLIP), "-o", str(sound), *common]) == 0
+    assert probe(sound).audio.sample_rate == 16000
+    bad_box = [
+        "inpaint",
+        str(SAMPLE_CLIP),
+        "--box",
+        "0",
+        "0",
+        "5000",
+        "10",
+        "-o",
+        str(tmp_path / "i.mp4"),
+    ]
+    assert cli.main([*bad_box, *common]) == 2
+    assert "inside the 1280x720 frame" in capsys.readouterr().err
+    assert not (tmp_path / "i.mp4").exists()
