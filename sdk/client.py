@@ -241,6 +241,16 @@ class Client:
 
         return self._timed(Task.TEXT_TO_AUDIO, prompt, options, run)
 
+    def rate(self, source: Source, prompt: str = "", cancelled=None) -> float:
+        """The LM's likelihood score of a clip for a prompt: mean log-probability per video
+        token (nats, <= 0; higher is likelier), averaged over the clip's 2.125 s windows. Use it
+        to rank takes or variants against one prompt."""
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(f"prompt must be a str, not {type(prompt).__name__}")
+        windows = list(self._windows(self._to_model(self._source(source)).frames))
+        scores = [self.pipeline.rate(w, prompt, cancelled) for w in windows]
+        return float(np.mean(scores))
+
     # -- plumbing ---------------------------------------------------------------------------
     def _t2v(self, prompt: str, seconds: float, sampling, progress, cancelled) -> Result:
         seconds = self._seconds(seconds)

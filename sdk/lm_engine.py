@@ -155,6 +155,43 @@ class LMEngine:
             texts, masks = no_text
         return tokens_to_codes(layout, request.task, chosen)
 
+    def log_likelihood(self, request: GenerationRequest, codes: list[int], cancelled=None) -> float:
+        """Mean log-probability (nats per token) of `codes` as the task's output, conditioned
+        on the request's text and inputs; the model's own rating of a clip (higher: likelier).
+        Each code is scored among the codes its position may take, as sampling would see it."""
+        text, mask = self._check_text(request)
+        layout = self.layout
+        sequence = layout.assemble(
+            request.task, video_in=request.video_in, audio_in=request.audio_in
+        )
+        ranges = allowed_ranges(layout, request.task)
+        if len(codes) != len(ranges):
+            raise InvalidRequestError(
+                f"{request.task.value} rates {len(ranges)} codes, got {len(codes)}"
+            )
+        tokens = layout.assemble(
+            request.task, video_in=request.video_in, audio_in=request.audio_in, output=codes
+        ).tokens[sequence.prefix_length : sequence.prefix_length + len(ranges)]
+        prefix = np.array([sequence.prefix_length], dtype=np.int64)
+        ids = np.array([sequence.tokens], dtype=np.int64)
+        texts, masks = text[None], mask[None]
+        empty = np.zeros((1, self.spec.heads, 0, self.spec.head_dim), np.float32)
+        past = [empty] * len(self._past_names)
+        total = 0.0
+        for i, (allowed, token) in enumerate(zip(ranges, tokens, strict=True)):
+            if cancelled is not None and cancelled():
+                raise CancelledError(f"cancelled after {i} of {len(ranges)} steps")
+            logits, past = self._step(ids, prefix, texts, masks, past)
+            scores = logits[0, allowed.start : allowed.stop]
+            top = scores.max()
+            total += scores[token - allowed.start] - top - np.log(np.exp(scores - top).sum())
+            ids = np.array([[token]], dtype=np.int64)
+            texts, masks = (
+                np.zeros((1, 1, self.spec.text_width), np.float32),
+                np.zeros((1, 1), bool),
+            )
+        return float(total / len(ranges))
+
     def _check_text(self, request: GenerationRequest) -> tuple[np.ndarray, np.ndarray]:
         text = np.asarray(request.text, dtype=np.float32)
         mask = np.asarray(request.text_mask, dtype=bool)

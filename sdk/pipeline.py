@@ -141,6 +141,14 @@ class Pipeline:
             current = out.frames
         return np.concatenate(pieces)
 
+    def rate(self, video: np.ndarray, prompt: str = "", cancelled=None) -> float:
+        """The LM's score of one clip: mean log-probability (nats per token) of its video codes
+        as a text-to-video output for `prompt` (higher: the model finds it likelier)."""
+        codes = self.video.encode(self._clip(video)).reshape(-1).tolist()
+        text, mask = self.text.encode([prompt])
+        request = GenerationRequest(Task.TEXT_TO_VIDEO, text[0], mask[0])
+        return self.lm.log_likelihood(request, codes, cancelled)
+
     # -- inputs and outputs -----------------------------------------------------------------
     def _inputs(self, task: Task, video, audio, box) -> dict:
         shape = TASK_SHAPES[task]

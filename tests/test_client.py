@@ -159,3 +159,11 @@ def test_cli_task_commands_write_results_and_refuse_bad_calls(bundle_dir, tmp_pa
     assert cli.main([*bad_box, *common]) == 2
     assert "inside the 1280x720 frame" in capsys.readouterr().err
     assert not (tmp_path / "i.mp4").exists()
+
+
+def test_rate_scores_a_clip_with_the_lm(client, short_clip):
+    score = client.rate(short_clip, "a person in a room")
+    assert np.isfinite(score) and score <= 0
+    assert score == client.rate(short_clip, "a person in a room")  # deterministic
+    with pytest.raises(InvalidRequestError, match="prompt"):
+        client.rate(short_clip, None)

@@ -124,3 +124,17 @@ def test_greedy_parity_over_twenty_prompts_across_the_tasks(exported):
         request = _request(tasks[i % len(tasks)], seed=100 + i)
         same += engine.generate(request, greedy) == generate(model, LAYOUT, request, greedy)
     assert same >= 18
+
+
+def test_log_likelihood_prefers_what_the_model_would_generate(exported):
+    _, engine = exported
+    request = _request(Task.TEXT_TO_IMAGE, seed=9)
+    greedy = engine.generate(request, SamplingConfig(temperature=0))
+    noise = np.random.default_rng(0).integers(0, LAYOUT.video_codes, len(greedy)).tolist()
+    best, random_codes = (
+        engine.log_likelihood(request, greedy),
+        engine.log_likelihood(request, noise),
+    )
+    assert best <= 0 and random_codes < best - 1.0
+    with pytest.raises(InvalidRequestError, match="rates 64 codes"):
+        engine.log_likelihood(request, greedy[:10])
