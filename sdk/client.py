@@ -90,17 +90,9 @@ class Client:
         )
 
     def text_to_image(self, prompt: str, **options) -> Result:
-        def run(sampling, progress):
-            out = self.pipeline.run(
-                Task.TEXT_TO_IMAGE,
-                prompt,
-                sampling=sampling,
-                on_step=progress,
-                cancelled=options.get("cancelled"),
-            )
-            return self._video(out.frames[:1])
-
-        return self._timed(Task.TEXT_TO_IMAGE, prompt, options, run)
+        return self._from_prompt(
+            Task.TEXT_TO_IMAGE, prompt, options, lambda o: self._video(o.frames)
+        )
 
     def image_to_video(self, image, prompt: str = "", **options) -> Result:
         """A clip whose first frame is `image` ((H, W, 3) uint8 or a path to a picture/video)."""
@@ -229,17 +221,9 @@ class Client:
         return self._timed(Task.VIDEO_TO_AUDIO, prompt, options, run)
 
     def text_to_audio(self, prompt: str, **options) -> Result:
-        def run(sampling, progress):
-            out = self.pipeline.run(
-                Task.TEXT_TO_AUDIO,
-                prompt,
-                sampling=sampling,
-                on_step=progress,
-                cancelled=options.get("cancelled"),
-            )
-            return self._audio(out.audio)
-
-        return self._timed(Task.TEXT_TO_AUDIO, prompt, options, run)
+        return self._from_prompt(
+            Task.TEXT_TO_AUDIO, prompt, options, lambda o: self._audio(o.audio)
+        )
 
     def rate(self, source: Source, prompt: str = "", cancelled=None) -> float:
         """The LM's likelihood score of a clip for a prompt: mean log-probability per video
@@ -252,6 +236,21 @@ class Client:
         return float(np.mean(scores))
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _from_prompt(self, task: Task, prompt: str, options: dict, to_result) -> Result:
+        """A task whose only input is the prompt: one pipeline run, its output as a Result."""
+
+        def run(sampling, progress):
+            out = self.pipeline.run(
+                task,
+                prompt,
+                sampling=sampling,
+                on_step=progress,
+                cancelled=options.get("cancelled"),
+            )
+            return to_result(out)
+
+        return self._timed(task, prompt, options, run)
+
     def _t2v(self, prompt: str, seconds: float, sampling, progress, cancelled) -> Result:
         seconds = self._seconds(seconds)
         first = self.pipeline.run(

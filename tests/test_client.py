@@ -167,3 +167,11 @@ def test_rate_scores_a_clip_with_the_lm(client, short_clip):
     assert score == client.rate(short_clip, "a person in a room")  # deterministic
     with pytest.raises(InvalidRequestError, match="prompt"):
         client.rate(short_clip, None)
+
+
+def test_prompt_only_tasks_give_an_image_and_a_sound(client):
+    image = client.text_to_image("a yellow star", seed=4)
+    assert image.frames.shape == (1, 64, 64, 3) and image.metadata["task"] == "text_to_image"
+    sound = client.text_to_audio("a ball bouncing", seed=4)
+    assert sound.frames is None and sound.audio.shape == (34000,) and sound.sample_rate == 16000
+    assert (client.text_to_audio("a ball bouncing", seed=4).audio == sound.audio).all()
