@@ -17,7 +17,7 @@ pip_install --upgrade "pip>=23" "setuptools>=69" wheel
 # The CPU build of torch: a bare `torch` requirement would pull the CUDA build (gigabytes).
 # On a machine with a GPU, install the CUDA torch you want first; this line then keeps it.
 .venv/bin/python -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
-pip_install -e ".[train,server,dev]"
+pip_install -e ".[train,server,panel,dev]"
 
 echo "reelpoet is set up in .venv (activate it with: source .venv/bin/activate)"
 if [ "${1:-}" = "--training-data" ]; then

@@ -2,7 +2,7 @@
 take the exported text encoder, and write one verified bundle folder (`write_bundle`).
 
     python -m reelpoet.export.assemble_bundle --out bundles/candidate \
-        --video runs/vt_video/checkpoint --audio runs/audio_tokenizer/checkpoint \
+        --video runs/shipped/video_tokenizer --audio runs/shipped/audio_tokenizer \
         --lm runs/lm/checkpoint --text-encoder out/text_encoder [--lm-int8]
 
 `--text-encoder` is the folder `python -m reelpoet.export.text_encoder_onnx` wrote. The token
@@ -21,6 +21,7 @@ from torch import nn
 
 from reelpoet.export.audio_tokenizer_onnx import export_audio_tokenizer
 from reelpoet.export.bundle_writer import write_bundle
+from reelpoet.export.fp16_weights import store_weights_as_fp16
 from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
 from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
 from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
@@ -69,6 +70,15 @@ def assemble_bundle(
         video_paths = export_video_tokenizer(video, work)
         audio_paths = export_audio_tokenizer(audio, work)
         lm_paths = export_lm(lm, work)
+        # Tokenizer weights ship float16-stored (computed in float32; see fp16_weights): half
+        # the bytes, which the 48 MB default bundle needs.
+        tokenizer_graphs = {
+            f"{kind}_{part}.onnx": store_weights_as_fp16(
+                paths[part], work / f"{kind}_{part}.fp16.onnx"
+            )
+            for kind, paths in (("video", video_paths), ("audio", audio_paths))
+            for part in ("encoder", "decoder")
+        }
         lm_graph = lm_paths["lm"]
         if lm_int8:
             lm_graph = quantize_lm(lm_graph, work / "lm_int8.onnx")
@@ -77,10 +87,7 @@ def assemble_bundle(
         text_config = json.loads((text_encoder_dir / text_files.CONFIG_FILE).read_text())
         text_config["tokenizer"] = text_files.TOKENIZER_FILE
         files = {
-            "video_encoder.onnx": video_paths["encoder"],
-            "video_decoder.onnx": video_paths["decoder"],
-            "audio_encoder.onnx": audio_paths["encoder"],
-            "audio_decoder.onnx": audio_paths["decoder"],
+            **tokenizer_graphs,
             "lm.onnx": lm_graph,
             "text_encoder.onnx": text_encoder_dir / text_files.QUANTIZED_FILE,
             text_files.TOKENIZER_FILE: text_encoder_dir / text_files.TOKENIZER_FILE,

@@ -169,6 +169,23 @@ def test_cache_build_resumes_without_redoing_shards(cache_dir):
     assert {p.name: p.stat().st_mtime_ns for p in cache_dir.glob("*.npz")} == before
 
 
+def test_cache_built_in_parts_equals_one_build(cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(lm_cache, "SHARD", 2)  # 3 clip shards + 2 pair shards
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    quiet = {"log": lambda m: None}
+    lm_cache.build(whole, FakeTokenizers(), clips=6, pairs=3, first_seed=2**20, **quiet)
+    lm_cache.build(split, FakeTokenizers(), 6, 3, 2**20, part=(1, 2), **quiet)
+    assert sorted(p.name for p in split.glob("*.npz")) == ["clips_00001.npz", "pairs_00000.npz"]
+    assert not (split / "cache.json").exists()  # incomplete: training must not start on it
+    with pytest.raises(FileNotFoundError, match="no finished cache"):
+        load_cache(split)
+    lm_cache.build(split, FakeTokenizers(), 6, 3, 2**20, part=(0, 2), **quiet)
+    assert (split / "cache.json").read_text() == (whole / "cache.json").read_text()
+    for path in whole.glob("*.npz"):
+        with np.load(path) as a, np.load(split / path.name) as b:
+            assert all((a[key] == b[key]).all() for key in a.files)
+
+
 def test_masks_blank_the_right_regions():
     frames = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
     box = task_inputs.Box(10, 20, 30, 40)

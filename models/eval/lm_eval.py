@@ -316,9 +316,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--heldout", type=Path, default=Path("runs/lm_cache/heldout"))
-    parser.add_argument("--video-checkpoint", type=Path, default=Path("runs/vt_video/checkpoint"))
     parser.add_argument(
-        "--audio-checkpoint", type=Path, default=Path("runs/audio_tokenizer/checkpoint")
+        "--video-checkpoint", type=Path, default=Path("runs/shipped/video_tokenizer")
+    )
+    parser.add_argument(
+        "--audio-checkpoint", type=Path, default=Path("runs/shipped/audio_tokenizer")
     )
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument(

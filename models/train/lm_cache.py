@@ -1,8 +1,8 @@
 """The LM's pre-tokenized training cache: world clips through the trained tokenizers, once.
 
     python -m reelpoet.models.train.lm_cache --out runs/lm_cache/train --clips 16000 \
-        --pairs 4000 --video-checkpoint runs/vt_video/checkpoint \
-        --audio-checkpoint runs/audio_tokenizer/checkpoint
+        --pairs 4000 --video-checkpoint runs/shipped/video_tokenizer \
+        --audio-checkpoint runs/shipped/audio_tokenizer --part 0/2
     python -m reelpoet.models.train.lm_cache --out runs/lm_cache/heldout --clips 512 \
         --pairs 128 --held-out ...
 
@@ -17,6 +17,8 @@ training only reads integers. Two record kinds, in shards of `SHARD` records:
 - `pairs_*.npz`: a 34-frame world clip cut in two 17-frame clips (continuation: the first in,
   the second out).
 
+The tokenizers are the frozen copies the bundle ships (`runs/shipped/`): an LM is tied to the
+exact tokenizers its cache was built with, so training runs that go on must not move under it.
 Every record also holds its caption's text-encoder embeddings (float16) and mask. Seeds come
 from disjoint ranges: training from `FIRST_TRAINING_SEED` up, held-out sets from 0 up.
 """
@@ -127,9 +129,18 @@ def _write_shard(path: Path, records: dict) -> None:
 
 
 def build(
-    out: Path, tokenizers: Tokenizers, clips: int, pairs: int, first_seed: int, log=print
+    out: Path,
+    tokenizers: Tokenizers,
+    clips: int,
+    pairs: int,
+    first_seed: int,
+    part: tuple[int, int] = (0, 1),
+    log=print,
 ) -> None:
-    """Write the shards that are missing (a rerun continues an interrupted build)."""
+    """Write the shards that are missing (a rerun continues an interrupted build).
+
+    `part` (i, n) builds every n-th shard from the i-th, so n processes share one build.
+    """
     out.mkdir(parents=True, exist_ok=True)
     world = WorldConfig()
     # Pair seeds follow the clip seeds, so the two kinds never share a scene.
@@ -137,16 +148,19 @@ def build(
         ("clips", clip_records, first_seed, clips),
         ("pairs", pair_records, first_seed + clips, pairs),
     ]
+    paths = []
     for kind, make, seed0, count in plan:
         for index, start in enumerate(range(0, count, SHARD)):
             path = out / f"{kind}_{index:05d}.npz"
-            if path.exists():
+            paths.append(path)
+            if path.exists() or (len(paths) - 1) % part[1] != part[0]:
                 continue
             seeds = list(range(seed0 + start, seed0 + min(count, start + SHARD)))
             _write_shard(path, make(tokenizers, seeds, world))
             log(f"{path.name}: {len(seeds)} records")
-    info = {"clips": clips, "pairs": pairs, "first_seed": first_seed, "shard": SHARD}
-    (out / "cache.json").write_text(json.dumps(info, indent=1))
+    if all(path.exists() for path in paths):  # the last part to finish describes the whole
+        info = {"clips": clips, "pairs": pairs, "first_seed": first_seed, "shard": SHARD}
+        (out / "cache.json").write_text(json.dumps(info, indent=1))
 
 
 def main() -> None:
@@ -155,12 +169,18 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=16000)
     parser.add_argument("--pairs", type=int, default=4000)
     parser.add_argument("--held-out", action="store_true", help="seeds from 0 (never trained on)")
-    parser.add_argument("--video-checkpoint", type=Path, default="runs/vt_video/checkpoint")
-    parser.add_argument("--audio-checkpoint", type=Path, default="runs/audio_tokenizer/checkpoint")
+    parser.add_argument("--video-checkpoint", type=Path, default="runs/shipped/video_tokenizer")
+    parser.add_argument("--audio-checkpoint", type=Path, default="runs/shipped/audio_tokenizer")
+    parser.add_argument(
+        "--part", default="0/1", help="I/N: build every N-th shard from the I-th (N processes)"
+    )
     args = parser.parse_args()
+    index, count = (int(n) for n in args.part.split("/"))
+    if not 0 <= index < count:
+        parser.error(f"--part {args.part}: want I/N with 0 <= I < N")
     first_seed = 0 if args.held_out else FIRST_TRAINING_SEED
     tokenizers = Tokenizers(args.video_checkpoint, args.audio_checkpoint)
-    build(args.out, tokenizers, args.clips, args.pairs, first_seed)
+    build(args.out, tokenizers, args.clips, args.pairs, first_seed, part=(index, count))
 
 
 if __name__ == "__main__":

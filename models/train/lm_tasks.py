@@ -55,7 +55,13 @@ class Batch:
 
 
 def load_cache(folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """All shards of a cache folder, concatenated per record kind."""
+    """All shards of a cache folder, concatenated per record kind.
+
+    `cache.json` is written last, when every shard is there: without it a build (perhaps one of
+    several parts) is still running, and training on what exists would silently skew the data.
+    """
+    if not (folder / "cache.json").exists():
+        raise FileNotFoundError(f"{folder} holds no finished cache (no cache.json); run lm_cache")
     records: dict[str, dict[str, np.ndarray]] = {}
     for kind in ("clips", "pairs"):
         shards = sorted(folder.glob(f"{kind}_*.npz"))

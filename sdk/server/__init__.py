@@ -1,0 +1,1 @@
+"""The inference server behind `reelpoet serve` and `Client.remote`: a Starlette job API."""
