@@ -88,7 +88,13 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
     if args.output.exists() and not args.overwrite:
         raise InvalidRequestError(f"{args.output} exists; pass --overwrite to replace it")
-    client = Client.local(args.bundle, threads=args.threads)
+    if args.remote:
+        from reelpoet.sdk.server.config import read_tokens
+
+        token = next(iter(read_tokens(args.token)), None)  # --token, else $REELPOET_TOKEN
+        client = Client.remote(args.remote, token=token)
+    else:
+        client = Client.local(args.bundle, threads=args.threads)
     options = {**_sampling_options(args), "progress": _Progress(args.command)}
     task = args.command
     if task == "text-to-video":
@@ -100,7 +106,8 @@ def _cmd_task(args: argparse.Namespace) -> int:
     elif task == "extend":
         result = client.extend(args.source, args.seconds, args.prompt, head=args.head, **options)
     elif task == "inpaint":
-        result = client.inpaint(args.source, tuple(args.box), args.prompt, **options)
+        mask = tuple(args.box) if args.box else args.mask
+        result = client.inpaint(args.source, mask, args.prompt, **options)
     elif task == "outpaint":
         result = client.outpaint(args.source, args.aspect, args.prompt, **options)
     elif task == "stylize":
@@ -140,13 +147,18 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
         if name == "extend":
             task.add_argument("--head", action="store_true", help="extend before the start")
         if name == "inpaint":
-            task.add_argument(
+            region = task.add_mutually_exclusive_group(required=True)
+            region.add_argument(
                 "--box",
                 type=int,
                 nargs=4,
-                required=True,
                 metavar=("X0", "Y0", "X1", "Y1"),
                 help="the rectangle to regenerate, in source pixels",
+            )
+            region.add_argument(
+                "--mask",
+                type=Path,
+                help="a picture the clip's size: white is regenerated, the rest kept",
             )
         if name == "outpaint":
             task.add_argument("--aspect", type=float, required=True, help="width/height, e.g. 1.78")
@@ -174,6 +186,10 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
             "--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV_VAR} or embedded)"
         )
         task.add_argument("--threads", type=int, help="CPU threads (default: up to 4)")
+        task.add_argument(
+            "--remote", metavar="URL", help="run on a `reelpoet serve` server instead of here"
+        )
+        task.add_argument("--token", help="the server's token (default: $REELPOET_TOKEN)")
         task.set_defaults(run=_cmd_task)
 
 
@@ -268,6 +284,98 @@ def _add_bundle_commands(commands: argparse._SubParsersAction) -> None:
     verify.set_defaults(run=_cmd_bundle_verify)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Run the job API until Ctrl-C (or SIGTERM)."""
+    import logging
+
+    try:
+        from reelpoet.sdk.server.app import serve
+    except ImportError as exc:
+        raise InvalidRequestError(
+            f"the server needs its extra: pip install 'reelpoet[server]' ({exc})"
+        ) from exc
+    from reelpoet.sdk.server.config import ServerConfig, read_tokens
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        tokens=() if args.no_auth else read_tokens(args.token, args.token_file),
+        auth=not args.no_auth,
+        max_upload_bytes=round(args.max_upload_mb * 1024**2),
+        queue_size=args.queue_size,
+        workers=args.workers,
+        per_token_jobs=args.per_token_jobs,
+        bundle=args.bundle,
+        threads=args.threads,
+    )
+    serve(config)
+    return 0
+
+
+def _add_serve_command(commands: argparse._SubParsersAction) -> None:
+    from reelpoet.sdk.server.config import TOKEN_ENV_VAR
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the inference server (the job API that Client.remote talks to)",
+        description=(
+            "Serve the job API over HTTP: submit a task with its media, follow its progress,\n"
+            "download the result (Client.remote does all of it). Clients send\n"
+            "'Authorization: Bearer TOKEN'; without --no-auth a token is required. Jobs and\n"
+            "results are kept under --data-dir and survive a restart. See docs/server.md."
+        ),
+        epilog=(
+            "examples:\n"
+            "  reelpoet serve --no-auth                      # this machine only, no token\n"
+            f"  {TOKEN_ENV_VAR}=$(openssl rand -hex 24) reelpoet serve --host 0.0.0.0\n"
+            "  reelpoet serve --host 0.0.0.0 --token-file tokens.txt --workers 2 --threads 2"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("reelpoet-server"),
+        help="where jobs and results are kept (default ./reelpoet-server)",
+    )
+    serve.add_argument(
+        "--token",
+        help=f"the token clients send (shows in `ps`: prefer --token-file or ${TOKEN_ENV_VAR})",
+    )
+    serve.add_argument(
+        "--token-file", type=Path, help="a file of tokens, one per line (one per client)"
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept requests without a token (refused unless --host is a loopback address)",
+    )
+    serve.add_argument(
+        "--max-upload-mb", type=float, default=256, help="largest request body (default 256)"
+    )
+    serve.add_argument(
+        "--queue-size", type=int, default=16, help="jobs that may wait before 429 (default 16)"
+    )
+    serve.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
+    serve.add_argument(
+        "--per-token-jobs",
+        type=int,
+        default=8,
+        help="unfinished jobs one token may have before 429 (default 8)",
+    )
+    serve.add_argument(
+        "--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV_VAR} or embedded)"
+    )
+    serve.add_argument("--threads", type=int, help="CPU threads per model (default: up to 4)")
+    serve.set_defaults(run=_cmd_serve)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reelpoet",
@@ -293,6 +401,7 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_cmd_probe)
     _add_bundle_commands(commands)
     _add_task_commands(commands)
+    _add_serve_command(commands)
     return parser
 
 

@@ -11,11 +11,17 @@ Sources are a media path, a `Clip` (`reelpoet.sdk.media.read_video`), or an Open
 clip (its media reference and source range). The model works on 64x64 frames at 8 fps:
 sources are conformed to that (stretched, so the whole frame is seen and the way back is exact)
 and results are conformed back to the source's frame rate and size. Pixels a task keeps (outside
-an inpainting box, the source inside an outpainted canvas) are the source's own, untouched.
+an inpainting box or mask, the source inside an outpainted canvas) are the source's own,
+untouched.
+
+`Client.remote(url, token=...)` gives the same methods against a `reelpoet serve` server
+(`reelpoet.sdk.remote_client`); `reelpoet.sdk.async_client.AsyncClient` has them as coroutines.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import os
 import time
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,12 +37,30 @@ from reelpoet.sdk.errors import InvalidRequestError
 from reelpoet.sdk.media import Clip, conform, read_video, resize_frames, write_video, write_wav
 from reelpoet.sdk.pipeline import Pipeline
 from reelpoet.sdk.sampling import SamplingConfig
-from reelpoet.sdk.task_inputs import Box
+from reelpoet.sdk.task_inputs import Box, checked_mask, grid_mask, region_mask
 from reelpoet.sdk.token_layout import Task
+
+if TYPE_CHECKING:
+    from reelpoet.sdk.remote_client import RemoteClient
 
 Source = str | os.PathLike | Clip | object  # object: an opentimelineio.schema.Clip
 ProgressCallback = Callable[[int, int], None]
 MAX_SECONDS = 60.0  # longest generation one call makes (28 chained clips)
+# The task methods, the same on Client, RemoteClient and AsyncClient (and the server's tasks).
+TASK_METHODS = (
+    "text_to_video",
+    "text_to_image",
+    "image_to_video",
+    "extend",
+    "inpaint",
+    "outpaint",
+    "stylize",
+    "score",
+    "text_to_audio",
+    "rate",
+)
+SAMPLING_OPTIONS = ("seed", "temperature", "top_k", "top_p", "guidance_scale")
+CALLBACK_OPTIONS = ("progress", "cancelled")  # local callables: never sent to a server
 
 
 @dataclass(frozen=True)
@@ -70,7 +95,8 @@ class Result:
 
 
 class Client:
-    """The same methods run locally (`Client.local`) or, from the server issue on, remotely."""
+    """The task methods on a local pipeline (`Client.local`); `Client.remote` gives the same
+    methods, with the same results for the same seed, against a server."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -78,6 +104,15 @@ class Client:
     @classmethod
     def local(cls, bundle: str | os.PathLike[str] | None = None, threads: int | None = None):
         return cls(Pipeline.open(bundle, threads))
+
+    @staticmethod
+    def remote(
+        url: str, token: str | None = None, timeout: float = 30.0, retries: int = 3
+    ) -> RemoteClient:
+        """The same methods against a `reelpoet serve` server at `url` (see RemoteClient)."""
+        from reelpoet.sdk.remote_client import RemoteClient
+
+        return RemoteClient(url, token=token, timeout=timeout, retries=retries)
 
     # -- generation from text or an image ---------------------------------------------------
     def text_to_video(self, prompt: str, seconds: float = 2.125, **options) -> Result:
@@ -120,7 +155,7 @@ class Client:
         """New footage after the source's end (or before its start with head=True), at the
         source's rate and size. Only the new part is returned."""
         clip = self._source(source)
-        seconds = self._seconds(seconds)
+        seconds = check_seconds(seconds)
 
         def run(sampling, progress):
             small = self._to_model(clip)
@@ -137,22 +172,22 @@ class Client:
 
         return self._timed(Task.CONTINUATION, prompt, options, run)
 
-    def inpaint(
-        self, source: Source, box: tuple[int, int, int, int], prompt: str = "", **options
-    ) -> Result:
-        """Regenerate the rectangle `box` = (x0, y0, x1, y1) source pixels over the whole clip."""
+    def inpaint(self, source: Source, mask, prompt: str = "", **options) -> Result:
+        """Regenerate a region of the clip, keeping every other pixel. `mask`: a rectangle
+        (x0, y0, x1, y1) in source pixels over the whole clip; a bool or integer array, (H, W)
+        for every frame or (T, H, W) one per frame (True or nonzero: regenerate); or the path
+        of a picture the clip's size (white: regenerate)."""
         clip = self._source(source)
-        region = Box(*box).checked(clip.width, clip.height)
+        region = read_mask(mask, clip.width, clip.height, clip.num_frames)  # (1 or T, H, W)
 
         def run(sampling, progress):
-            model_box = self._model_box(region, clip.width, clip.height)
+            frames = self._to_model(clip).frames
+            model_mask = self._model_mask(region, clip.fps, len(frames))
             windows = self._windowed(
-                clip, Task.INPAINT, prompt, model_box, sampling, progress, options
+                frames, Task.INPAINT, prompt, model_mask, sampling, progress, options
             )
             generated = self._from_model(windows, clip, clip.duration_s).frames
-            kept = np.ones(clip.frames.shape[:3], dtype=bool)
-            kept[:, region.y0 : region.y1, region.x0 : region.x1] = False
-            return self._video(np.where(kept[..., None], clip.frames, generated), clip.fps)
+            return self._video(np.where(region[..., None], generated, clip.frames), clip.fps)
 
         return self._timed(Task.INPAINT, prompt, options, run)
 
@@ -160,10 +195,7 @@ class Client:
         """Widen (or heighten) the frame to `aspect` (width / height) with generated margins;
         the source sits in the middle, untouched."""
         clip = self._source(source)
-        if not math.isfinite(aspect) or not 0.2 <= aspect <= 5:
-            raise InvalidRequestError(
-                f"aspect must be a width/height ratio in 0.2..5, got {aspect}"
-            )
+        aspect = check_aspect(aspect)
         w, h = clip.width, clip.height
         out_w, out_h = (
             (max(w, round(h * aspect)), h) if aspect >= w / h else (w, max(h, round(w / aspect)))
@@ -177,8 +209,9 @@ class Client:
             canvas[:, y0 : y0 + h, x0 : x0 + w] = clip.frames
             wide = Clip(canvas, clip.fps, clip.start_s)
             model_box = self._model_box(keep, out_w, out_h)
+            frames = self._to_model(wide).frames
             windows = self._windowed(
-                wide, Task.OUTPAINT, prompt, model_box, sampling, progress, options
+                frames, Task.OUTPAINT, prompt, model_box, sampling, progress, options
             )
             generated = self._from_model(windows, wide, clip.duration_s).frames
             generated[:, y0 : y0 + h, x0 : x0 + w] = clip.frames
@@ -191,7 +224,10 @@ class Client:
         clip = self._source(source)
 
         def run(sampling, progress):
-            windows = self._windowed(clip, Task.STYLIZE, prompt, None, sampling, progress, options)
+            frames = self._to_model(clip).frames
+            windows = self._windowed(
+                frames, Task.STYLIZE, prompt, None, sampling, progress, options
+            )
             return self._from_model(windows, clip, clip.duration_s)
 
         return self._timed(Task.STYLIZE, prompt, options, run)
@@ -252,7 +288,7 @@ class Client:
         return self._timed(task, prompt, options, run)
 
     def _t2v(self, prompt: str, seconds: float, sampling, progress, cancelled) -> Result:
-        seconds = self._seconds(seconds)
+        seconds = check_seconds(seconds)
         first = self.pipeline.run(
             Task.TEXT_TO_VIDEO, prompt, sampling=sampling, on_step=progress, cancelled=cancelled
         )
@@ -266,27 +302,9 @@ class Client:
         return self._video(frames[: max(1, round(seconds * self.pipeline.fps))])
 
     def _timed(self, task: Task, prompt: str, options: dict, run) -> Result:
-        unknown = set(options) - {
-            "seed",
-            "temperature",
-            "top_k",
-            "top_p",
-            "guidance_scale",
-            "progress",
-            "cancelled",
-        }
-        if unknown:
-            raise InvalidRequestError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        sampling = sampling_from(options)
         if not isinstance(prompt, str):
             raise InvalidRequestError(f"prompt must be a str, not {type(prompt).__name__}")
-        settings = {
-            k: options[k]
-            for k in ("seed", "temperature", "top_k", "top_p", "guidance_scale")
-            if k in options
-        }
-        sampling = SamplingConfig(
-            **{"guidance_scale": 3.0, "top_k": 256, "temperature": 0.9, **settings}
-        )
         started = time.perf_counter()
         result = run(sampling, options.get("progress"))
         metadata = {
@@ -305,33 +323,13 @@ class Client:
     def _audio(self, audio: np.ndarray) -> Result:
         return Result(None, None, audio.astype(np.float32), self.pipeline.sample_rate)
 
-    @staticmethod
-    def _seconds(seconds: float) -> float:
-        if not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_SECONDS:
-            raise InvalidRequestError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds!r}")
-        return float(seconds)
-
     def _source(self, source: Source) -> Clip:
-        if isinstance(source, Clip):
-            return source
-        if isinstance(source, (str, os.PathLike)):
-            return read_video(source)
-        if type(source).__name__ == "Clip" and hasattr(source, "media_reference"):
-            return _read_otio_clip(source)
-        raise InvalidRequestError(
-            "a source is a media path, a reelpoet Clip or an OTIO clip, "
-            f"not {type(source).__name__}"
-        )
+        return read_source(source)
 
     def _image(self, image) -> np.ndarray:
         if isinstance(image, (str, os.PathLike)):
             return read_video(image).frames[0]
-        array = np.asarray(image)
-        if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
-            raise InvalidRequestError(
-                f"an image is (H, W, 3) uint8 RGB, got {array.shape} {array.dtype}"
-            )
-        return array
+        return checked_image(image)
 
     def _to_model(self, clip: Clip) -> Clip:
         return conform(clip, fps=self.pipeline.fps, size=(self.pipeline.size,) * 2, fit="stretch")
@@ -352,6 +350,18 @@ class Client:
             math.ceil(box.y1 * s / height),
         )
 
+    def _model_mask(self, region: np.ndarray, fps: Fraction, count: int) -> np.ndarray:
+        """A (1 or T, H, W) source mask on the model's grid: (size, size) for one mask, else
+        (count, size, size) for the `count` model frames of a clip at `fps`."""
+        grid = grid_mask(region, self.pipeline.size)
+        if len(grid) == 1:
+            return grid[0]
+        # Source frame j is shown from model frame floor(j * model fps / fps) on the way back;
+        # a model frame takes the masks of the source frames it or a neighbour shows, so that
+        # rounding in the conform can never leave a masked pixel without generated content.
+        shown = np.array([int(j * Fraction(self.pipeline.fps) / fps) for j in range(len(grid))])
+        return np.stack([grid[np.abs(shown - k) <= 1].any(axis=0) for k in range(count)])
+
     def _windows(self, frames: np.ndarray):
         """Consecutive model clips covering `frames`; the last is padded by holding its end."""
         n = self.pipeline.clip_frames
@@ -360,23 +370,116 @@ class Client:
             yield np.concatenate([piece, np.repeat(piece[-1:], n - len(piece), axis=0)])
 
     def _windowed(
-        self, clip: Clip, task: Task, prompt, box, sampling, progress, options
+        self, frames: np.ndarray, task: Task, prompt, region, sampling, progress, options
     ) -> np.ndarray:
-        frames = self._to_model(clip).frames
+        """The task over consecutive model clips of `frames`; `region` (a Box, or a mask for
+        every frame or one per model frame) goes with each."""
         windows = list(self._windows(frames))
+        per_frame = isinstance(region, np.ndarray) and region.ndim == 3
+        regions = list(self._windows(region)) if per_frame else [region] * len(windows)
         out = []
         for n, window in enumerate(windows):
             result = self.pipeline.run(
                 task,
                 prompt,
                 video=window,
-                box=box,
+                box=regions[n],
                 sampling=_nth(sampling, n),
                 on_step=_scaled(progress, n, len(windows)),
                 cancelled=options.get("cancelled"),
             )
             out.append(result.frames)
         return np.concatenate(out)[: len(frames)]
+
+
+def bind_task_call(name: str, args: tuple, kwargs: dict) -> tuple[dict, dict]:
+    """A task method's call as (its named arguments, its options): the options are the
+    sampling settings and the callbacks (rate's `cancelled` included), so wrappers (remote,
+    async) can handle the callbacks and pass the rest on by keyword."""
+    signature = inspect.signature(getattr(Client, name))
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise InvalidRequestError(f"{name}: {exc}") from exc
+    named = {k: v for k, v in bound.arguments.items() if k not in ("self", "options")}
+    options = dict(bound.arguments.get("options", {}))
+    if "cancelled" in named:
+        options["cancelled"] = named.pop("cancelled")
+    return named, options
+
+
+def add_task_methods(cls: type, make: Callable[[str], Callable]) -> type:
+    """Give `cls` every task method, `make(name)` for each, with the Client method's name,
+    docstring and signature (so help() and inspect show the real arguments)."""
+    for name in TASK_METHODS:
+        method = functools.update_wrapper(make(name), getattr(Client, name))
+        method.__qualname__ = f"{cls.__name__}.{name}"
+        setattr(cls, name, method)
+    return cls
+
+
+def read_source(source: Source) -> Clip:
+    """A source (a media path, a Clip, or an OTIO clip) as a Clip."""
+    if isinstance(source, Clip):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return read_video(source)
+    if type(source).__name__ == "Clip" and hasattr(source, "media_reference"):
+        return _read_otio_clip(source)
+    raise InvalidRequestError(
+        f"a source is a media path, a reelpoet Clip or an OTIO clip, not {type(source).__name__}"
+    )
+
+
+def sampling_from(options: dict) -> SamplingConfig:
+    """A call's sampling: temperature 0.9, top_k 256 and guidance 3 unless the options say
+    otherwise; an InvalidRequestError for unknown options or values out of range."""
+    unknown = set(options) - set(SAMPLING_OPTIONS) - set(CALLBACK_OPTIONS)
+    if unknown:
+        raise InvalidRequestError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    settings = {k: options[k] for k in SAMPLING_OPTIONS if k in options}
+    return SamplingConfig(**{"guidance_scale": 3.0, "top_k": 256, "temperature": 0.9, **settings})
+
+
+def check_seconds(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise InvalidRequestError(f"seconds must be a number, got {seconds!r}")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise InvalidRequestError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds!r}")
+    return float(seconds)
+
+
+def check_aspect(aspect: float) -> float:
+    if isinstance(aspect, bool) or not isinstance(aspect, (int, float)):
+        raise InvalidRequestError(f"aspect must be a number (width / height), got {aspect!r}")
+    if not math.isfinite(aspect) or not 0.2 <= aspect <= 5:
+        raise InvalidRequestError(f"aspect must be a width/height ratio in 0.2..5, got {aspect}")
+    return float(aspect)
+
+
+def checked_image(image) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise InvalidRequestError(
+            f"an image is (H, W, 3) uint8 RGB, got {array.shape} {array.dtype}"
+        )
+    return array
+
+
+def read_mask(mask, width: int, height: int, frames: int | None = None) -> np.ndarray:
+    """An inpainting mask (a box, an array or a picture's path) as (1 or T, H, W) bool at the
+    source's size; see Client.inpaint."""
+    if isinstance(mask, (str, os.PathLike)):
+        picture = read_video(mask).frames[0]
+        mask = picture.mean(axis=2) >= 128  # white regenerates; thresholded, as pictures blur
+    elif isinstance(mask, (tuple, list)) and len(mask) == 4 and all(_is_int(v) for v in mask):
+        box = Box(*(int(v) for v in mask)).checked(width, height)
+        return region_mask(box, (1, height, width))
+    return checked_mask(mask, width, height, frames)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _nth(sampling: SamplingConfig, n: int) -> SamplingConfig:

@@ -6,17 +6,29 @@ here and re-raised ``from`` the original, so callers catch ours and still see th
 
     ReelpoetError
     ├── InvalidRequestError (ValueError)      a parameter is out of range or inconsistent
-    │   └── InvalidTimeRangeError             a negative, reversed or empty time range
+    │   ├── InvalidTimeRangeError             a negative, reversed or empty time range
+    │   └── UploadTooLargeError               a request body over the server's upload limit
     ├── CancelledError                        the caller cancelled a running job
     ├── MediaError                            a media file could not be used
     │   ├── MediaNotFoundError (FileNotFoundError)
     │   ├── UnsupportedMediaError             not media, or no stream of the kind asked for
     │   ├── CorruptMediaError                 truncated or undecodable
     │   └── MediaWriteError                   the output could not be written (nothing is left)
-    └── BundleError                           a model bundle is missing, tampered or mismatched
-        ├── BundleNotInstalledError
-        ├── BundleManifestError               manifest.json is unreadable, malformed or too new
-        └── BundleIntegrityError              the files or graphs do not match the manifest
+    ├── BundleError                           a model bundle is missing, tampered or mismatched
+    │   ├── BundleNotInstalledError
+    │   ├── BundleManifestError               manifest.json is unreadable, malformed or too new
+    │   └── BundleIntegrityError              the files or graphs do not match the manifest
+    └── RemoteError                           a reelpoet server could not do what was asked
+        ├── ServerUnreachableError            no connection (after the retries)
+        ├── RequestTimeoutError (TimeoutError) the server took longer than the timeout
+        ├── AuthenticationError               a missing or wrong token (HTTP 401)
+        ├── NotFoundError                     no such job, or no such endpoint (HTTP 404)
+        ├── RateLimitedError                  the server is busy (HTTP 429/503, after retries)
+        ├── JobInterruptedError               the server stopped while the job was queued or ran
+        └── ServerError                       the server failed (HTTP 5xx) or answered nonsense
+
+A server sends an error as JSON ``{"error": {"type": <class name here>, "message": ...}}``, and
+``Client.remote`` raises the class of that name, so one ``except`` works local or remote.
 """
 
 from __future__ import annotations
@@ -32,6 +44,10 @@ class InvalidRequestError(ReelpoetError, ValueError):
 
 class InvalidTimeRangeError(InvalidRequestError):
     """A time range is negative, reversed, empty or past the end of the media."""
+
+
+class UploadTooLargeError(InvalidRequestError):
+    """A request body is larger than the server accepts; send a shorter or smaller clip."""
 
 
 class CancelledError(ReelpoetError):
@@ -79,3 +95,43 @@ class BundleIntegrityError(BundleError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class RemoteError(ReelpoetError):
+    """A reelpoet server could not be reached, refused the call, or failed."""
+
+
+class ServerUnreachableError(RemoteError):
+    """No connection to the server could be made (after the retries)."""
+
+
+class RequestTimeoutError(RemoteError, TimeoutError):
+    """The server did not answer within the client's timeout."""
+
+
+class AuthenticationError(RemoteError):
+    """The server wants a token (``Authorization: Bearer ...``) and got none or a wrong one."""
+
+
+class NotFoundError(RemoteError):
+    """No such job (or endpoint) on this server, or the job belongs to another token."""
+
+
+class RateLimitedError(RemoteError):
+    """The server is busy (its queue, or this token's share of it, is full).
+
+    ``retry_after`` is the number of seconds the server suggested waiting, if it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobInterruptedError(RemoteError):
+    """The server stopped (crashed or restarted) while the job was queued or running; submit
+    it again."""
+
+
+class ServerError(RemoteError):
+    """The server failed (HTTP 5xx) or answered something this client cannot read."""

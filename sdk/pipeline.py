@@ -7,8 +7,8 @@ frames and audio out. The SDK's Client conforms real media to this size and back
 Sizes come from the bundle: frames are `size` x `size` RGB uint8 at `fps`, a clip is
 `clip_frames` frames; audio is mono float32 at `sample_rate`, a clip's worth is `clip_samples`.
 Task inputs are made by `reelpoet.sdk.task_inputs`, the code the training cache uses. Regions
-a task must keep (outside an inpainting box, inside an outpainting one) are copied back from
-the input, so kept pixels come back bit for bit.
+a task must keep (outside an inpainting box or mask, inside an outpainting box) are copied back
+from the input, so kept pixels come back bit for bit.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from reelpoet.sdk.bundle import Bundle, load_bundle
 from reelpoet.sdk.errors import InvalidRequestError
 from reelpoet.sdk.lm_engine import GenerationRequest, LMEngine, LMSpec, ProgressCallback
 from reelpoet.sdk.sampling import SamplingConfig
-from reelpoet.sdk.task_inputs import Box, blank_inside, blank_outside, luma
+from reelpoet.sdk.task_inputs import Box, Region, blank_inside, blank_outside, luma, region_mask
 from reelpoet.sdk.text_encoder import TextEncoder, TextEncoderSpec
 from reelpoet.sdk.token_layout import TASK_SHAPES, Task
 from reelpoet.sdk.video_codec import VideoCodec, VideoCodecSpec
@@ -92,14 +92,14 @@ class Pipeline:
         prompt: str = "",
         video: np.ndarray | None = None,
         audio: np.ndarray | None = None,
-        box: Box | None = None,
+        box: Region | None = None,
         sampling: SamplingConfig = SamplingConfig(),  # noqa: B008 (frozen)
         on_step: ProgressCallback | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Output:
         """One clip of the task. `video`: (T, size, size, 3) uint8 frames (an image is one
-        frame); `audio`: (clip_samples,) mono; `box`: the region to regenerate (inpainting) or
-        to keep (outpainting)."""
+        frame); `audio`: (clip_samples,) mono; `box`: the region to regenerate (inpainting: a Box,
+        or a bool mask of (size, size) or (T, size, size)) or to keep (outpainting: a Box)."""
         task = Task(task)
         inputs = self._inputs(task, video, audio, box)
         text, mask = self.text.encode([prompt])
@@ -167,12 +167,26 @@ class Pipeline:
             return {"video_in": self.video.encode(image).reshape(-1).tolist()}
         clip = self._clip(video).astype(np.float32) / 255
         if task == Task.INPAINT:
-            clip = blank_inside(clip, box.checked(self.size, self.size))
+            clip = blank_inside(clip, self._region(box))
         elif task == Task.OUTPAINT:
             clip = blank_outside(clip, box.checked(self.size, self.size))
         elif task == Task.STYLIZE:
             clip = luma(clip)
         return {"video_in": self.video.encode(clip).reshape(-1).tolist()}
+
+    def _region(self, region: Region) -> Region:
+        if isinstance(region, Box):
+            return region.checked(self.size, self.size)
+        mask = np.asarray(region)
+        if mask.dtype != bool or mask.shape not in (
+            (self.size,) * 2,
+            (self.clip_frames,) + (self.size,) * 2,
+        ):
+            raise InvalidRequestError(
+                f"an inpainting mask is bool ({self.size}, {self.size}) or "
+                f"({self.clip_frames}, {self.size}, {self.size}), got {mask.dtype} {mask.shape}"
+            )
+        return mask
 
     def _frames(self, video, at_least: int) -> np.ndarray:
         if video is None:
@@ -222,9 +236,10 @@ class Pipeline:
         return self.audio.decode(grid, num_samples=self.clip_samples)
 
 
-def _composite(generated: np.ndarray, source: np.ndarray, box: Box, inside: bool) -> np.ndarray:
+def _composite(
+    generated: np.ndarray, source: np.ndarray, region: Region, inside: bool
+) -> np.ndarray:
     """The generated frames where the task filled, the source's pixels where it kept."""
-    region = np.zeros(generated.shape[:3], dtype=bool)
-    region[:, box.y0 : box.y1, box.x0 : box.x1] = True
-    fill = region if inside else ~region
+    mask = region_mask(region, generated.shape[:3])
+    fill = mask if inside else ~mask
     return np.where(fill[..., None], generated, source)

@@ -45,3 +45,13 @@ def test_probe_reports_a_real_file(media_dir, capsys):
 def test_probe_of_a_missing_file_is_a_plain_error(tmp_path, capsys):
     assert cli.main(["probe", str(tmp_path / "gone.mp4")]) == cli.EXIT_USER_ERROR
     assert "gone.mp4" in capsys.readouterr().err
+
+
+def test_serve_help_says_how_to_run_a_server(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["serve", "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--token-file", "--no-auth", "--data-dir", "--queue-size", "--max-upload-mb"):
+        assert option in out
+    assert "REELPOET_TOKEN" in out and "loopback" in out

@@ -175,3 +175,76 @@ def test_prompt_only_tasks_give_an_image_and_a_sound(client):
     sound = client.text_to_audio("a ball bouncing", seed=4)
     assert sound.frames is None and sound.audio.shape == (34000,) and sound.sample_rate == 16000
     assert (client.text_to_audio("a ball bouncing", seed=4).audio == sound.audio).all()
+
+
+@pytest.fixture(scope="module")
+def small_clip(media_dir):
+    """An odd size (150x90, not a multiple of the 64-pixel grid) keeps mask tests quick."""
+    return read_video(media_dir / "example2.mp4", (0.0, 1.0), size=(150, 90), fit="stretch")
+
+
+def test_an_inpainting_mask_works_like_its_box_and_keeps_every_other_pixel(client, small_clip):
+    box = client.inpaint(small_clip, (13, 7, 101, 60), "a blue square", seed=0)
+    mask = np.zeros(small_clip.frames.shape[1:3], bool)
+    mask[7:60, 13:101] = True
+    same = client.inpaint(small_clip, mask, "a blue square", seed=0)
+    assert np.array_equal(same.frames, box.frames)
+    masks = np.zeros(small_clip.frames.shape[:3], np.uint8)  # per frame, nonzero: regenerate
+    masks[5:9, 30:61, 60:97] = 255
+    result = client.inpaint(small_clip, masks, "a blue square", seed=0)
+    kept = masks == 0
+    assert (result.frames[kept] == small_clip.frames[kept]).all()
+    assert not (result.frames[~kept] == small_clip.frames[~kept]).all()
+
+
+def test_a_mask_picture_regenerates_its_white_pixels(client, small_clip, tmp_path):
+    from reelpoet.sdk.media import write_video
+
+    picture = np.zeros((1, *small_clip.frames.shape[1:]), np.uint8)
+    picture[0, 20:60, 40:100] = 255
+    path = write_video(tmp_path / "mask.mov", picture, 1)  # ProRes: the edges stay sharp
+    result = client.inpaint(small_clip, path, seed=0)
+    kept = np.ones(small_clip.frames.shape[:3], bool)
+    kept[:, 20:60, 40:100] = False
+    assert (result.frames[kept] == small_clip.frames[kept]).all()
+    assert not (result.frames[~kept] == small_clip.frames[~kept]).all()
+
+
+@pytest.mark.parametrize(
+    "mask, message",
+    [
+        (np.zeros((72, 128), bool), r"\(H, W\) or \(T, H, W\)"),  # not the clip's size
+        (np.zeros((720, 1280), bool), "selects no pixel"),
+        (np.ones((3, 720, 1280), bool), "one mask per frame"),
+        (np.ones((720, 1280), np.float32), "bool or integer"),
+        ((0, 0, 5000, 10), "inside the 1280x720 frame"),
+    ],
+)
+def test_bad_masks_get_clear_errors(client, short_clip, mask, message):
+    with pytest.raises(InvalidRequestError, match=message):
+        client.inpaint(short_clip, mask)
+
+
+def test_async_client_gives_the_sync_results(bundle_dir, client):
+    import asyncio
+    import threading
+
+    from reelpoet.sdk.async_client import AsyncClient
+
+    progress_threads = set()
+
+    async def main():
+        async with AsyncClient.local(bundle_dir, threads=1) as async_client:
+            return await asyncio.gather(
+                async_client.text_to_image(
+                    "a star",
+                    seed=3,
+                    progress=lambda i, n: progress_threads.add(threading.get_ident()),
+                ),
+                async_client.text_to_audio("a drum", seed=3),
+            )
+
+    image, sound = asyncio.run(main())
+    assert np.array_equal(image.frames, client.text_to_image("a star", seed=3).frames)
+    assert np.array_equal(sound.audio, client.text_to_audio("a drum", seed=3).audio)
+    assert progress_threads == {threading.get_ident()}  # called on the event loop's thread
