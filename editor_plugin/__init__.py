@@ -1,4 +1,6 @@
-"""reelpoet editor integration: OpenTimelineIO timelines and a PyQt6 panel (a later issue).
+"""reelpoet editor integration: OpenTimelineIO timelines and a PyQt6 panel.
 
-Imports no torch, and no Qt at import time: the panel module loads PyQt6 only when it is used.
+The package and its model layer (``timeline_document``, ``edits``, ``actions``...) import neither
+PyQt6 nor torch, so the CLI and scripts edit timelines without a display; the widget modules
+(``panel``, ``timeline_view``, ``viewer``, ``jobs``, ``app``) import PyQt6.
 """

@@ -1,0 +1,308 @@
+"""The panel's actions without Qt: Extend, Inpaint, Outpaint, Stylize, Score and Generate on a
+clip or gap of a ``TimelineDocument``, in three steps so the slow one can run off the UI thread:
+
+    job = prepare(document, request)        # UI thread: reads the timeline, checks the media
+    rendered = render(job, client, ...)     # any thread: Client calls, files in the media folder
+    ref = place(document, rendered)         # UI thread: one undoable edit
+
+``run_action`` does all three (the CLI and tests use it). Results are written at the clip's
+rate and its media's size (the Client conforms to the source; ``generate`` takes the size of the
+clip before the gap), as H.264 .mp4 or ProRes .mov, and each variant carries its provenance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+
+from reelpoet.editor_plugin import edits, media_paths, provenance
+from reelpoet.editor_plugin.edits import ItemRef
+from reelpoet.editor_plugin.errors import OfflineMediaError, PlacementError
+from reelpoet.editor_plugin.timeline_document import TimelineDocument
+from reelpoet.sdk.client import MAX_SECONDS, Result
+from reelpoet.sdk.errors import InvalidRequestError
+from reelpoet.sdk.media import Clip, conform, probe, read_video
+
+TASKS = ("extend", "inpaint", "outpaint", "stylize", "score", "generate")
+MAX_VARIANTS = 8  # each variant is a full generation; more is a batch job, not a panel click
+# The options each task's provenance keeps (what regenerating it needs besides prompt and seed).
+_OPTIONS = {
+    "extend": ("seconds", "head", "new_track"),
+    "inpaint": ("box",),
+    "outpaint": ("aspect",),
+    "stylize": (),
+    "score": (),
+    "generate": ("image",),
+}
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    task: str
+    target: ItemRef  # the clip (or, for generate, the gap) the action works on
+    prompt: str = ""
+    seconds: float = 2.0  # extend
+    head: bool = False  # extend before the clip instead of after it
+    new_track: bool = False  # extend onto a track above instead of inserting
+    box: tuple[int, int, int, int] | None = None  # inpaint, source pixels (x0, y0, x1, y1)
+    aspect: float = 16 / 9  # outpaint: target width / height
+    image: str | None = None  # generate: a picture to start from (default: the frame before)
+    variants: int = 1  # results with seeds seed, seed + 1, ...
+    seed: int = 0
+    prores: bool = False  # .mov ProRes 422 instead of .mp4 H.264
+
+
+@dataclass(frozen=True)
+class Job:
+    """All a worker thread needs, resolved from the timeline on the UI thread."""
+
+    request: ActionRequest
+    gen_id: str
+    fingerprint: str  # the target as it was: placing checks it is still there
+    name: str  # the target clip's name (or the gap's neighbour's)
+    source: tuple[Path, float, float] | None  # media file, [start, end) seconds in it
+    source_record: dict | None
+    rate: Fraction  # the clip's (timeline's) rate: results are written at it
+    size: tuple[int, int] | None  # generate: (width, height) of the clip before the gap
+    out_dir: Path
+    bundle_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    job: Job
+    files: list[tuple[Path, dict]] = field(default_factory=list)  # per variant: file, record
+    frames: int = 0  # length of every variant at job.rate
+
+
+def prepare(
+    document: TimelineDocument, request: ActionRequest, bundle_sha256: str | None = None
+) -> Job:
+    """Check the request against the timeline and resolve its source; raises before any work."""
+    _check(request)
+    item = request.target.item(document.timeline)
+    if request.task == "generate":
+        return _prepare_gap(document, request, item, bundle_sha256)
+    if not isinstance(item, otio.schema.Clip):
+        raise InvalidRequestError(f"{request.task} works on a clip; select one")
+    path = media_paths.clip_media_path(item, document.base_dir)
+    if path is None:
+        status = media_paths.media_status(item, document.base_dir)
+        raise OfflineMediaError(f"{item.name!r}: its media is {status}; relink it first")
+    span = item.trimmed_range()
+    return Job(
+        request,
+        provenance.new_id(),
+        edits.fingerprint(item),
+        item.name,
+        (path, *media_seconds(item, span)),
+        provenance.source_record(item, item.media_reference.target_url),
+        _rate(span.duration.rate),
+        None,
+        document.media_folder,
+        bundle_sha256,
+    )
+
+
+def _prepare_gap(document, request, gap, bundle_sha256) -> Job:
+    if not isinstance(gap, otio.schema.Gap):
+        raise InvalidRequestError("generate fills a gap; select one")
+    ref = request.target
+    before = document.timeline.tracks[ref.track][ref.index - 1] if ref.index > 0 else None
+    path = None
+    if isinstance(before, otio.schema.Clip):
+        path = media_paths.clip_media_path(before, document.base_dir)
+    source = None
+    if path is not None:  # its last frame starts the new clip (unless an image is given)
+        end = media_seconds(before, before.trimmed_range())[1]
+        source = (path, max(0.0, end - 1 / float(probe(path).video.fps)), end)
+    size = (probe(path).video.width, probe(path).video.height) if path else None
+    seconds = min(gap.duration().to_seconds(), MAX_SECONDS)
+    return Job(
+        request,
+        provenance.new_id(),
+        edits.fingerprint(gap),
+        before.name if before is not None else "gap",
+        source,
+        {"gap_seconds": seconds},
+        _rate(gap.duration().rate),
+        size,
+        document.media_folder,
+        bundle_sha256,
+    )
+
+
+def render(job: Job, client, progress=None, cancelled=None) -> Rendered:
+    """Run the Client once per variant and write each result into the media folder. On any
+    error or cancel, the files this job wrote are removed again."""
+    request = job.request
+    source = read_video(job.source[0], job.source[1:]) if job.source else None
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[Path, dict]] = []
+    try:
+        for n in range(request.variants):
+            seed = request.seed + n
+            step = _scaled(progress, n, request.variants)
+            result = _call(client, job, source, seed, step, cancelled)
+            result = _at_rate(result, job, source)
+            path = job.out_dir / _file_name(job, seed, result)
+            files.append((result.save(path), _record(job, result)))
+    except BaseException:
+        for path, _ in files:
+            path.unlink(missing_ok=True)
+        raise
+    return Rendered(job, files, _frames(result, job.rate))
+
+
+def place(document: TimelineDocument, rendered: Rendered) -> ItemRef:
+    """Put the rendered clip (all its variants, the first active) on the timeline: one
+    undoable edit. Raises PlacementError if the target changed while it rendered."""
+    job = rendered.job
+    clip = _result_clip(document, rendered)
+    placer = {
+        "extend": lambda t, r, c: edits.place_extension(
+            t, r, c, job.request.head, job.request.new_track
+        ),
+        "score": edits.place_score,
+        "generate": edits.fill_gap,
+    }.get(job.request.task, edits.place_layer)
+
+    def edit(timeline):
+        target = job.request.target.item(timeline)
+        if edits.fingerprint(target) != job.fingerprint:
+            raise PlacementError(
+                f"{job.name!r} changed while {job.request.task} ran; the results are kept in "
+                f"{job.out_dir}"
+            )
+        return placer(timeline, job.request.target, clip)
+
+    return document.apply(f"{job.request.task.capitalize()} {job.name}", edit)
+
+
+def run_action(document, client, request, bundle_sha256=None, progress=None, cancelled=None):
+    """prepare, render and place in one call; returns where the new clip is."""
+    job = prepare(document, request, bundle_sha256)
+    return place(document, render(job, client, progress, cancelled))
+
+
+def box_from_mask(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The bounding box (x0, y0, x1, y1) of a painted (H, W) mask, or None if it is empty.
+    The Client inpaints a rectangle today; a brush mask is sent as its bounding box until it
+    takes per-pixel masks."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _check(request: ActionRequest) -> None:
+    if request.task not in TASKS:
+        raise InvalidRequestError(f"unknown action {request.task!r}; one of {', '.join(TASKS)}")
+    if not 1 <= request.variants <= MAX_VARIANTS:
+        raise InvalidRequestError(f"variants must be 1..{MAX_VARIANTS}, got {request.variants}")
+    if request.task == "inpaint" and request.box is None:
+        raise InvalidRequestError("inpaint needs a box or mask drawn on the viewer")
+
+
+def _rate(rate: float) -> Fraction:
+    # OTIO keeps rates as floats (29.97 as 30000/1001 rounded); small denominators recover them.
+    return Fraction(rate).limit_denominator(100_000)
+
+
+def media_seconds(clip: otio.schema.Clip, span: otio.opentime.TimeRange) -> tuple[float, float]:
+    """[start, end) of a clip's range in seconds from its media file's first frame."""
+    available = clip.media_reference.available_range
+    offset = available.start_time.to_seconds() if available is not None else 0.0
+    start = span.start_time.to_seconds() - offset
+    return start, start + span.duration.to_seconds()
+
+
+def _call(client, job: Job, source: Clip | None, seed: int, progress, cancelled) -> Result:
+    r = job.request
+    common = {"seed": seed, "progress": progress, "cancelled": cancelled}
+    if r.task == "extend":
+        return client.extend(source, r.seconds, r.prompt, head=r.head, **common)
+    if r.task == "inpaint":
+        return client.inpaint(source, r.box, r.prompt, **common)
+    if r.task == "outpaint":
+        return client.outpaint(source, r.aspect, r.prompt, **common)
+    if r.task == "stylize":
+        return client.stylize(source, r.prompt, **common)
+    if r.task == "score":
+        return client.score(source, r.prompt, **common)
+    seconds = job.source_record["gap_seconds"]
+    image = r.image if r.image else (source.frames[-1] if source is not None else None)
+    if image is None:
+        return client.text_to_video(r.prompt, seconds, **common)
+    start = client.image_to_video(image, r.prompt, **common)
+    if start.duration_s >= seconds:
+        return start
+    more = client.extend(Clip(start.frames, start.fps, 0.0), seconds - start.duration_s, **common)
+    frames = np.concatenate([start.frames, more.frames])
+    return Result(frames, start.fps, None, None, start.metadata)
+
+
+def _at_rate(result: Result, job: Job, source: Clip | None) -> Result:
+    """Video at the clip's rate (and a gap's neighbour's size); audio as it is."""
+    if result.frames is None:
+        return result
+    height, width = result.frames.shape[1:3]
+    size = job.size if job.request.task == "generate" and job.size else (width, height)
+    if Fraction(result.fps) == job.rate and size == (width, height):
+        return result
+    clip = conform(Clip(result.frames, result.fps, 0.0), fps=job.rate, size=size, fit="stretch")
+    return Result(clip.frames, clip.fps, result.audio, result.sample_rate, result.metadata)
+
+
+def _frames(result: Result, rate: Fraction) -> int:
+    if result.frames is not None:
+        return len(result.frames)
+    return max(1, round(len(result.audio) / result.sample_rate * rate))
+
+
+def _file_name(job: Job, seed: int, result: Result) -> str:
+    suffix = ".wav" if result.frames is None else (".mov" if job.request.prores else ".mp4")
+    stem = re.sub(r"[^\w-]+", "_", job.name).strip("_")[:40] or "clip"
+    return f"{stem}_{job.request.task}_{job.gen_id}_seed{seed}{suffix}"
+
+
+def _record(job: Job, result: Result) -> dict:
+    # OTIO metadata holds JSON types: a box tuple goes in as a list
+    options = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k in _OPTIONS[job.request.task]
+        for v in [getattr(job.request, k)]
+    }
+    extra = {"id": job.gen_id, "action": job.request.task, "bundle_sha256": job.bundle_sha256}
+    return provenance.record(result.metadata, job.source_record, options, extra)
+
+
+def _result_clip(document: TimelineDocument, rendered: Rendered) -> otio.schema.Clip:
+    rate = float(rendered.job.rate)
+    span = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(rendered.frames, rate)
+    )
+    references = {
+        provenance.variant_key(meta["seed"]): otio.schema.ExternalReference(
+            target_url=media_paths.media_url(path, document.base_dir),
+            available_range=span,
+            metadata={provenance.KEY: meta},
+        )
+        for path, meta in rendered.files
+    }
+    clip = otio.schema.Clip(name=f"{rendered.job.name} {rendered.job.request.task}")
+    clip.source_range = span
+    provenance.attach(clip, references)
+    return clip
+
+
+def _scaled(progress, piece: int, pieces: int):
+    if progress is None:
+        return None
+    return lambda i, n: progress(piece * n + i, pieces * n)
