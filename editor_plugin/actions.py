@@ -8,10 +8,14 @@ clip or gap of a ``TimelineDocument``, in three steps so the slow one can run of
 ``run_action`` does all three (the CLI and tests use it). Results are written at the clip's
 rate and its media's size (the Client conforms to the source; ``generate`` takes the size of the
 clip before the gap), as H.264 .mp4 or ProRes .mov, and each variant carries its provenance.
+
+Running an action on a clip that the same action generated adds variants to that clip (new
+seeds, made from the recorded source and options) instead of a new clip.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -33,7 +37,7 @@ MAX_VARIANTS = 8  # each variant is a full generation; more is a batch job, not 
 # The options each task's provenance keeps (what regenerating it needs besides prompt and seed).
 _OPTIONS = {
     "extend": ("seconds", "head", "new_track"),
-    "inpaint": ("box",),
+    "inpaint": ("box", "mask"),  # mask: None for a rectangle, else provenance.mask_runs
     "outpaint": ("aspect",),
     "stylize": (),
     "score": (),
@@ -50,6 +54,9 @@ class ActionRequest:
     head: bool = False  # extend before the clip instead of after it
     new_track: bool = False  # extend onto a track above instead of inserting
     box: tuple[int, int, int, int] | None = None  # inpaint, source pixels (x0, y0, x1, y1)
+    # inpaint: (H, W) bool painted on a frame of the clip's media (True: regenerate); sent as
+    # it is (a box when it fills one), resized to the media's size if painted at another
+    mask: np.ndarray | None = field(default=None, compare=False, repr=False)
     aspect: float = 16 / 9  # outpaint: target width / height
     image: str | None = None  # generate: a picture to start from (default: the frame before)
     variants: int = 1  # results with seeds seed, seed + 1, ...
@@ -70,7 +77,10 @@ class Job:
     rate: Fraction  # the clip's (timeline's) rate: results are written at it
     size: tuple[int, int] | None  # generate: (width, height) of the clip before the gap
     out_dir: Path
-    bundle_sha256: str | None
+    seeds: tuple[int, ...]  # one variant each
+    # inpaint: a box, or an (H, W) bool mask at the source media's size
+    region: tuple[int, int, int, int] | np.ndarray | None = field(default=None, compare=False)
+    adds_variants: bool = False  # the target is a clip this action made: add to its variants
 
 
 @dataclass(frozen=True)
@@ -80,14 +90,15 @@ class Rendered:
     frames: int = 0  # length of every variant at job.rate
 
 
-def prepare(
-    document: TimelineDocument, request: ActionRequest, bundle_sha256: str | None = None
-) -> Job:
+def prepare(document: TimelineDocument, request: ActionRequest) -> Job:
     """Check the request against the timeline and resolve its source; raises before any work."""
     _check(request)
     item = request.target.item(document.timeline)
+    record = provenance.of(item) if isinstance(item, otio.schema.Clip) else None
+    if record is not None and record.get("action") == request.task:
+        return _prepare_variants(document, request, item, record)
     if request.task == "generate":
-        return _prepare_gap(document, request, item, bundle_sha256)
+        return _prepare_gap(document, request, item)
     if not isinstance(item, otio.schema.Clip):
         raise InvalidRequestError(f"{request.task} works on a clip; select one")
     path = media_paths.clip_media_path(item, document.base_dir)
@@ -95,21 +106,23 @@ def prepare(
         status = media_paths.media_status(item, document.base_dir)
         raise OfflineMediaError(f"{item.name!r}: its media is {status}; relink it first")
     span = item.trimmed_range()
+    seconds = media_seconds(item, span)
     return Job(
         request,
         provenance.new_id(),
         edits.fingerprint(item),
         item.name,
-        (path, *media_seconds(item, span)),
-        provenance.source_record(item, item.media_reference.target_url),
+        (path, *seconds),
+        provenance.source_record(item, item.media_reference.target_url, seconds),
         _rate(span.duration.rate),
         None,
         document.media_folder,
-        bundle_sha256,
+        _seeds(request.seed, request.variants),
+        _inpaint_region(request, path) if request.task == "inpaint" else None,
     )
 
 
-def _prepare_gap(document, request, gap, bundle_sha256) -> Job:
+def _prepare_gap(document, request, gap) -> Job:
     if not isinstance(gap, otio.schema.Gap):
         raise InvalidRequestError("generate fills a gap; select one")
     ref = request.target
@@ -117,11 +130,12 @@ def _prepare_gap(document, request, gap, bundle_sha256) -> Job:
     path = None
     if isinstance(before, otio.schema.Clip):
         path = media_paths.clip_media_path(before, document.base_dir)
-    source = None
+    source, record = None, {}
     if path is not None:  # its last frame starts the new clip (unless an image is given)
         end = media_seconds(before, before.trimmed_range())[1]
         source = (path, max(0.0, end - 1 / float(probe(path).video.fps)), end)
-    size = (probe(path).video.width, probe(path).video.height) if path else None
+        record = provenance.source_record(before, before.media_reference.target_url, source[1:])
+    size = _media_size(path) if path else None
     seconds = min(gap.duration().to_seconds(), MAX_SECONDS)
     return Job(
         request,
@@ -129,25 +143,117 @@ def _prepare_gap(document, request, gap, bundle_sha256) -> Job:
         edits.fingerprint(gap),
         before.name if before is not None else "gap",
         source,
-        {"gap_seconds": seconds},
+        {**record, "gap_seconds": seconds},
         _rate(gap.duration().rate),
         size,
         document.media_folder,
-        bundle_sha256,
+        _seeds(request.seed, request.variants),
     )
+
+
+def _prepare_variants(document, request, clip, record: dict) -> Job:
+    """More variants of a generated clip: the action again on the source and with the options
+    its record names (so every variant fits the clip), the request's prompt, and seeds from
+    the request's on that the clip has no variant of yet."""
+    source = record.get("source") or {}
+    options = record.get("options") or {}
+    request = dataclasses.replace(
+        request, **{k: tuple(v) if k == "box" else v for k, v in options.items() if k != "mask"}
+    )
+    located = None
+    if source.get("media") is not None or request.task != "generate":
+        located = _recorded_source(clip, source, document.base_dir)
+    size = _media_size(located[0]) if request.task == "generate" and located else None
+    region = None
+    if request.task == "inpaint":
+        region = provenance.mask_from_runs(options["mask"]) if options.get("mask") else request.box
+    taken = {
+        meta["seed"] for ref in clip.media_references().values() if (meta := provenance.of(ref))
+    }
+    return Job(
+        request,
+        provenance.new_id(),
+        edits.fingerprint(clip),
+        source.get("clip") or record.get("task") or clip.name,
+        located,
+        source,
+        _rate(clip.trimmed_range().duration.rate),
+        size,
+        document.media_folder,
+        _seeds(request.seed, request.variants, taken),
+        region,
+        adds_variants=True,
+    )
+
+
+def _recorded_source(clip, source: dict, base_dir: Path) -> tuple[Path, float, float]:
+    """The media file and seconds a generated clip's record names, checked to be online."""
+    if "seconds" not in source or not source.get("media"):
+        raise InvalidRequestError(
+            f"{clip.name!r} records no source media range (made by an older reelpoet); run the "
+            "action on its source clip instead"
+        )
+    path = media_paths.local_path(source["media"], base_dir)
+    if path is None or not path.is_file():
+        raise OfflineMediaError(
+            f"{clip.name!r}: its source media {source['media']!r} is offline; variants are made "
+            "from it"
+        )
+    start, end = source["seconds"]
+    return path, float(start), float(end)
+
+
+def _media_size(path: Path) -> tuple[int, int]:
+    info = probe(path).video
+    return info.width, info.height
+
+
+def _seeds(first: int, count: int, taken: set[int] = frozenset()) -> tuple[int, ...]:
+    """``count`` seeds from ``first`` up, skipping those already ``taken``."""
+    seeds, seed = [], first
+    while len(seeds) < count:
+        if seed not in taken:
+            seeds.append(seed)
+        seed += 1
+    return tuple(seeds)
+
+
+def _inpaint_region(request: ActionRequest, path: Path):
+    """What inpaint sends: the request's box, or its painted mask at the media's size, as a
+    box when it is a filled rectangle (a box is the LM's training shape, and cheaper)."""
+    if request.mask is None:
+        if request.box is None:
+            raise InvalidRequestError("inpaint needs a box or mask drawn on the viewer")
+        return request.box
+    info = probe(path).video
+    mask = _resized(np.asarray(request.mask, dtype=bool), info.width, info.height)
+    box = box_from_mask(mask)
+    if box is None:
+        raise InvalidRequestError("the inpainting mask is empty; paint the region to regenerate")
+    x0, y0, x1, y1 = box
+    return box if mask[y0:y1, x0:x1].all() else mask
+
+
+def _resized(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An (h, w) mask at (height, width), nearest pixel centre: the viewer shows the frame
+    stretched the same way."""
+    h, w = mask.shape
+    if (h, w) == (height, width):
+        return mask
+    rows = (2 * np.arange(height) + 1) * h // (2 * height)
+    cols = (2 * np.arange(width) + 1) * w // (2 * width)
+    return mask[rows][:, cols]
 
 
 def render(job: Job, client, progress=None, cancelled=None) -> Rendered:
     """Run the Client once per variant and write each result into the media folder. On any
     error or cancel, the files this job wrote are removed again."""
-    request = job.request
     source = read_video(job.source[0], job.source[1:]) if job.source else None
     job.out_dir.mkdir(parents=True, exist_ok=True)
     files: list[tuple[Path, dict]] = []
     try:
-        for n in range(request.variants):
-            seed = request.seed + n
-            step = _scaled(progress, n, request.variants)
+        for n, seed in enumerate(job.seeds):
+            step = _scaled(progress, n, len(job.seeds))
             result = _call(client, job, source, seed, step, cancelled)
             result = _at_rate(result, job, source)
             path = job.out_dir / _file_name(job, seed, result)
@@ -160,40 +266,43 @@ def render(job: Job, client, progress=None, cancelled=None) -> Rendered:
 
 
 def place(document: TimelineDocument, rendered: Rendered) -> ItemRef:
-    """Put the rendered clip (all its variants, the first active) on the timeline: one
-    undoable edit. Raises PlacementError if the target changed while it rendered."""
+    """Put the rendered clip (all its variants, the first active) on the timeline, or add the
+    variants to the clip they were made for (the first new one active): one undoable edit.
+    Raises PlacementError if the target changed while it rendered."""
     job = rendered.job
-    clip = _result_clip(document, rendered)
-    placer = {
-        "extend": lambda t, r, c: edits.place_extension(
-            t, r, c, job.request.head, job.request.new_track
-        ),
-        "score": edits.place_score,
-        "generate": edits.fill_gap,
-    }.get(job.request.task, edits.place_layer)
+    references = _references(document, rendered)
+    task, label = job.request.task, f"{job.request.task.capitalize()} {job.name}"
+    if job.adds_variants:
+        placer, placed, label = edits.add_variants, references, f"{label}: more variants"
+    else:
+        placer = {
+            "extend": lambda t, r, c: edits.place_extension(
+                t, r, c, job.request.head, job.request.new_track
+            ),
+            "score": edits.place_score,
+            "generate": edits.fill_gap,
+        }.get(task, edits.place_layer)
+        placed = _result_clip(rendered, references)
 
     def edit(timeline):
         target = job.request.target.item(timeline)
         if edits.fingerprint(target) != job.fingerprint:
             raise PlacementError(
-                f"{job.name!r} changed while {job.request.task} ran; the results are kept in "
-                f"{job.out_dir}"
+                f"{job.name!r} changed while {task} ran; the results are kept in {job.out_dir}"
             )
-        return placer(timeline, job.request.target, clip)
+        return placer(timeline, job.request.target, placed)
 
-    return document.apply(f"{job.request.task.capitalize()} {job.name}", edit)
+    return document.apply(label, edit)
 
 
-def run_action(document, client, request, bundle_sha256=None, progress=None, cancelled=None):
-    """prepare, render and place in one call; returns where the new clip is."""
-    job = prepare(document, request, bundle_sha256)
+def run_action(document, client, request, progress=None, cancelled=None):
+    """prepare, render and place in one call; returns where the new (or varied) clip is."""
+    job = prepare(document, request)
     return place(document, render(job, client, progress, cancelled))
 
 
 def box_from_mask(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The bounding box (x0, y0, x1, y1) of a painted (H, W) mask, or None if it is empty.
-    The Client inpaints a rectangle today; a brush mask is sent as its bounding box until it
-    takes per-pixel masks."""
+    """The bounding box (x0, y0, x1, y1) of a painted (H, W) mask, or None if it is empty."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return None
@@ -206,8 +315,6 @@ def _check(request: ActionRequest) -> None:
         raise InvalidRequestError(f"unknown action {request.task!r}; one of {', '.join(TASKS)}")
     if not 1 <= request.variants <= MAX_VARIANTS:
         raise InvalidRequestError(f"variants must be 1..{MAX_VARIANTS}, got {request.variants}")
-    if request.task == "inpaint" and request.box is None:
-        raise InvalidRequestError("inpaint needs a box or mask drawn on the viewer")
 
 
 def _rate(rate: float) -> Fraction:
@@ -229,7 +336,7 @@ def _call(client, job: Job, source: Clip | None, seed: int, progress, cancelled)
     if r.task == "extend":
         return client.extend(source, r.seconds, r.prompt, head=r.head, **common)
     if r.task == "inpaint":
-        return client.inpaint(source, r.box, r.prompt, **common)
+        return client.inpaint(source, job.region, r.prompt, **common)
     if r.task == "outpaint":
         return client.outpaint(source, r.aspect, r.prompt, **common)
     if r.task == "stylize":
@@ -273,22 +380,30 @@ def _file_name(job: Job, seed: int, result: Result) -> str:
 
 
 def _record(job: Job, result: Result) -> dict:
-    # OTIO metadata holds JSON types: a box tuple goes in as a list
-    options = {
+    extra = {"id": job.gen_id, "action": job.request.task}
+    return provenance.record(result.metadata, job.source_record, _options(job), extra)
+
+
+def _options(job: Job) -> dict:
+    """The action's options as JSON types: a box as a list, a painted mask as its runs."""
+    if job.request.task == "inpaint":
+        painted = isinstance(job.region, np.ndarray)
+        box = box_from_mask(job.region) if painted else job.region
+        return {"box": list(box), "mask": provenance.mask_runs(job.region) if painted else None}
+    return {
         k: list(v) if isinstance(v, tuple) else v
         for k in _OPTIONS[job.request.task]
         for v in [getattr(job.request, k)]
     }
-    extra = {"id": job.gen_id, "action": job.request.task, "bundle_sha256": job.bundle_sha256}
-    return provenance.record(result.metadata, job.source_record, options, extra)
 
 
-def _result_clip(document: TimelineDocument, rendered: Rendered) -> otio.schema.Clip:
+def _references(document: TimelineDocument, rendered: Rendered) -> dict:
+    """The variants as media references keyed ``seed_<n>``, each with its record."""
     rate = float(rendered.job.rate)
     span = otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(rendered.frames, rate)
     )
-    references = {
+    return {
         provenance.variant_key(meta["seed"]): otio.schema.ExternalReference(
             target_url=media_paths.media_url(path, document.base_dir),
             available_range=span,
@@ -296,6 +411,10 @@ def _result_clip(document: TimelineDocument, rendered: Rendered) -> otio.schema.
         )
         for path, meta in rendered.files
     }
+
+
+def _result_clip(rendered: Rendered, references: dict) -> otio.schema.Clip:
+    span = next(iter(references.values())).available_range
     clip = otio.schema.Clip(name=f"{rendered.job.name} {rendered.job.request.task}")
     clip.source_range = span
     provenance.attach(clip, references)

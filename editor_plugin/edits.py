@@ -144,5 +144,22 @@ def _place_on_free_track(timeline, clip, start, after: int, kind: str) -> ItemRe
     return ItemRef(len(timeline.tracks) - 1, place_free(track, start, clip))
 
 
+def add_variants(
+    timeline: otio.schema.Timeline, ref: ItemRef, references: dict[str, otio.schema.MediaReference]
+) -> ItemRef:
+    """More variants on a generated clip (the first new one active); each must cover the part
+    of its media the clip plays, so the clip's timing stays as it is."""
+    clip = ref.item(timeline)
+    end = clip.trimmed_range().end_time_exclusive()
+    for key, reference in references.items():
+        if reference.available_range.end_time_exclusive() < end:
+            raise PlacementError(f"variant {key} is shorter than {clip.name!r} plays")
+    try:
+        provenance.add_variants(clip, references)
+    except KeyError as exc:
+        raise PlacementError(str(exc)) from None
+    return ref
+
+
 def set_variant(timeline: otio.schema.Timeline, ref: ItemRef, key: str) -> None:
     provenance.set_active(ref.item(timeline), key)

@@ -286,7 +286,7 @@ class EditorPanel(QWidget):
             seconds=self.seconds.value(),
             head=self.head.isChecked(),
             new_track=self.new_track.isChecked(),
-            box=self.viewer.mask_box() if task == "inpaint" else None,
+            mask=self.viewer.painted_mask() if task == "inpaint" else None,
             aspect=self.aspect.value(),
             variants=self.variants.value(),
             seed=self.seed.value(),
@@ -301,9 +301,8 @@ class EditorPanel(QWidget):
             self.status.setText("Select a clip (or a gap, to generate into it)")
             return False
         url, bundle = self.server.text().strip(), self.bundle.text().strip() or None
-        sha = None if url else provenance.bundle_sha256(bundle)  # a server's is not known
         try:
-            job = actions.prepare(self.document, request, sha)
+            job = actions.prepare(self.document, request)
         except ReelpoetError as exc:
             self.status.setText(str(exc))
             return False
@@ -343,7 +342,12 @@ class EditorPanel(QWidget):
             self._running(False, str(exc))
             return
         self.select(ref)
-        self._running(False, f"placed {ref.item(self.document.timeline).name}")
+        name = ref.item(self.document.timeline).name
+        if rendered.job.adds_variants:
+            count = len(rendered.files)
+            self._running(False, f"added {count} variant(s) to {name}; see Active variant")
+        else:
+            self._running(False, f"placed {name}")
 
     def _on_failed(self, exc: BaseException) -> None:
         if isinstance(exc, CancelledError):

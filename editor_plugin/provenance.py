@@ -8,17 +8,19 @@ seed 3"; the EDL writer upper-cases it). ``recover`` puts the full record back f
 sidecar written beside every export.
 
 Variants (one result per seed) are alternate media references of one clip
-(``Clip.media_references``, OTIO 0.17+), keyed ``seed_<n>``; the active one plays.
+(``Clip.media_references``, OTIO 0.17+), keyed ``seed_<n>``; the active one plays. Running the
+action again on the clip adds more (``add_variants``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
+
+from reelpoet.sdk.errors import InvalidRequestError
 
 KEY = "reelpoet"
 _ID = re.compile(r"rp-[0-9a-f]{8}", re.IGNORECASE)
@@ -28,25 +30,17 @@ def new_id() -> str:
     return f"rp-{secrets.token_hex(4)}"
 
 
-def bundle_sha256(bundle_dir: Path | None) -> str | None:
-    """sha256 of the bundle's manifest.json, which itself pins every file's sha256: one
-    digest that names the exact weights (the bundle id keeps only 8 hex digits)."""
-    if bundle_dir is None or not (Path(bundle_dir) / "manifest.json").is_file():
-        return None
-    return hashlib.sha256((Path(bundle_dir) / "manifest.json").read_bytes()).hexdigest()
-
-
 def record(result_metadata: dict, source: dict | None, options: dict, extra: dict) -> dict:
     """The provenance of one result: the Client's metadata (task, prompt, seed, sampling,
-    bundle id) plus what it was made from and with; JSON-ready."""
+    bundle id and bundle_sha256, the sha256 of its manifest.json) plus what it was made from
+    and with; JSON-ready. bundle_sha256 is None from a client that does not report it."""
     meta = {k: v for k, v in result_metadata.items() if k != "seconds_taken"}
-    return {**meta, **extra, "source": source, "options": options}
+    return {"bundle_sha256": None, **meta, **extra, "source": source, "options": options}
 
 
-def source_record(clip: otio.schema.Clip | None, media_url: str | None) -> dict | None:
-    """The source clip by name, media and range (frames at the range's rate)."""
-    if clip is None:
-        return None
+def source_record(clip: otio.schema.Clip, media_url: str, seconds: tuple[float, float]) -> dict:
+    """The source clip by name, media and range (frames at the range's rate), and the
+    [start, end) seconds read from its media file (what regenerating it reads again)."""
     span = clip.trimmed_range()
     return {
         "clip": clip.name,
@@ -54,7 +48,27 @@ def source_record(clip: otio.schema.Clip | None, media_url: str | None) -> dict 
         "start": span.start_time.value,
         "duration": span.duration.value,
         "rate": span.duration.rate,
+        "seconds": [float(seconds[0]), float(seconds[1])],
     }
+
+
+def mask_runs(mask: np.ndarray) -> dict:
+    """An (H, W) bool mask as JSON: the lengths of its alternating False/True runs in row
+    order, starting with False (a brush stroke is a few runs a row, not H * W values)."""
+    flat = np.asarray(mask, dtype=bool).ravel()
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    return {"shape": list(mask.shape), "runs": [0, *runs] if flat[0] else runs}
+
+
+def mask_from_runs(data: dict) -> np.ndarray:
+    """The inverse of mask_runs."""
+    height, width = (int(v) for v in data["shape"])
+    runs = np.asarray(data["runs"], dtype=np.int64)
+    if runs.ndim != 1 or (runs < 0).any() or runs.sum() != height * width:
+        raise InvalidRequestError(f"a recorded mask's runs do not cover {height}x{width} pixels")
+    values = np.arange(len(runs)) % 2 == 1
+    return np.repeat(values, runs).reshape(height, width)
 
 
 def variant_key(seed: int) -> str:
@@ -66,6 +80,18 @@ def attach(clip: otio.schema.Clip, references: dict[str, otio.schema.ExternalRef
     active, and mirror that record on the clip, its name and its marker."""
     first = next(iter(references))
     clip.set_media_references(references, first)
+    _mirror_active(clip)
+
+
+def add_variants(
+    clip: otio.schema.Clip, references: dict[str, otio.schema.ExternalReference]
+) -> None:
+    """Add more variants to a generated clip, the first new one active."""
+    existing = clip.media_references()
+    clash = sorted(set(existing) & set(references))
+    if clash:
+        raise KeyError(f"{clip.name!r} already has variant(s) {clash}")
+    clip.set_media_references({**existing, **references}, next(iter(references)))
     _mirror_active(clip)
 
 

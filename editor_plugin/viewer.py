@@ -1,8 +1,8 @@
 """The viewer (Qt): the frame under the playhead, and a mask drawn on it for inpainting.
 
 Frames come from ``reelpoet.sdk.media.read_video`` (frame-accurate). The mask is a rectangle
-(drag) or a brush (paint); ``mask_box`` gives it in source pixels. The Client inpaints a
-rectangle today, so a brush mask is sent as its bounding box (``actions.box_from_mask``).
+(drag) or a brush (paint), kept at the shown media's size; ``painted_mask`` gives it for
+inpainting (``actions`` sends a filled rectangle as a box, any other shape as the mask).
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class Viewer(QWidget):
         if self.mask is not None:
             self.mask[:] = False
         self.update()
+
+    def painted_mask(self) -> np.ndarray | None:
+        """A copy of the (H, W) mask in source pixels, or None when nothing is painted."""
+        return None if self.mask is None or not self.mask.any() else self.mask.copy()
 
     def mask_box(self) -> tuple[int, int, int, int] | None:
         return None if self.mask is None else box_from_mask(self.mask)

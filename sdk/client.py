@@ -8,7 +8,8 @@
     longer.save("shot_tail.mov")
 
 Sources are a media path, a `Clip` (`reelpoet.sdk.media.read_video`), or an OpenTimelineIO
-clip (its media reference and source range). The model works on 64x64 frames at 8 fps:
+clip (its media reference and source range; `read_otio_clip(clip, media_root)` for media
+relative to the timeline's folder). The model works on 64x64 frames at 8 fps:
 sources are conformed to that (stretched, so the whole frame is seen and the way back is exact)
 and results are conformed back to the source's frame rate and size. Pixels a task keeps (outside
 an inpainting box or mask, the source inside an outpainted canvas) are the source's own,
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import numpy as np
 
@@ -66,7 +69,8 @@ CALLBACK_OPTIONS = ("progress", "cancelled")  # local callables: never sent to a
 @dataclass(frozen=True)
 class Result:
     """Generated media: frames (T, H, W, 3) uint8 at `fps` and/or audio (N,) float32 at
-    `sample_rate`, and what made it (task, prompt, seed, bundle id, timings)."""
+    `sample_rate`, and what made it: task, prompt, seed, sampling, bundle_id, bundle_sha256 (of
+    the bundle's manifest.json), seconds_taken (and job_id from a server)."""
 
     frames: np.ndarray | None
     fps: Fraction | None
@@ -313,6 +317,7 @@ class Client:
             "seed": sampling.seed,
             "sampling": sampling.__dict__,
             "bundle_id": self.pipeline.bundle_id,
+            "bundle_sha256": self.pipeline.bundle_sha256,
             "seconds_taken": round(time.perf_counter() - started, 3),
         }
         return Result(result.frames, result.fps, result.audio, result.sample_rate, metadata)
@@ -419,13 +424,14 @@ def add_task_methods(cls: type, make: Callable[[str], Callable]) -> type:
 
 
 def read_source(source: Source) -> Clip:
-    """A source (a media path, a Clip, or an OTIO clip) as a Clip."""
+    """A source (a media path, a Clip, or an OTIO clip) as a Clip. An OTIO clip whose media
+    URL is relative must be read with `read_otio_clip(clip, media_root)` first."""
     if isinstance(source, Clip):
         return source
     if isinstance(source, (str, os.PathLike)):
         return read_video(source)
-    if type(source).__name__ == "Clip" and hasattr(source, "media_reference"):
-        return _read_otio_clip(source)
+    if _is_otio_clip(source):
+        return read_otio_clip(source)
     raise InvalidRequestError(
         f"a source is a media path, a reelpoet Clip or an OTIO clip, not {type(source).__name__}"
     )
@@ -493,13 +499,19 @@ def _scaled(progress: ProgressCallback | None, piece: int, pieces: int):
     return lambda i, n: progress(piece * n + i, pieces * n)
 
 
-def _read_otio_clip(otio_clip) -> Clip:
-    """The source range of an OTIO clip's external media, as a Clip."""
+def read_otio_clip(otio_clip, media_root: str | os.PathLike[str] | None = None) -> Clip:
+    """The source range of an OTIO clip's media as a Clip, to pass to any task method (local
+    or remote alike). A relative path or URL is relative to the timeline file the clip came
+    from: give that file's folder as `media_root` (without it, a relative one is refused rather
+    than read from the current directory). `file://` URLs are percent-decoded; other schemes
+    (http, s3, a file URL naming another host) are refused: download the media first."""
+    if not _is_otio_clip(otio_clip):
+        raise InvalidRequestError(f"not an OTIO clip: {type(otio_clip).__name__}")
     reference = otio_clip.media_reference
     url = getattr(reference, "target_url", None)
     if not url:
         raise InvalidRequestError(f"OTIO clip {otio_clip.name!r} has no external media to read")
-    path = url[len("file://") :] if url.startswith("file://") else url
+    path = _media_file(otio_clip.name, url, media_root)
     source_range = otio_clip.source_range or otio_clip.available_range()
     start = source_range.start_time.to_seconds()
     end = start + source_range.duration.to_seconds()
@@ -508,3 +520,32 @@ def _read_otio_clip(otio_clip) -> Clip:
         offset = available.start_time.to_seconds()
         start, end = start - offset, end - offset
     return read_video(path, (start, end))
+
+
+def _is_otio_clip(source) -> bool:
+    return type(source).__name__ == "Clip" and hasattr(source, "media_reference")
+
+
+def _media_file(name: str, url: str, media_root: str | os.PathLike[str] | None) -> Path:
+    """The local file an OTIO media URL names: a path (POSIX or Windows) or a file:// URL on
+    this host, relative ones from `media_root`."""
+    parsed = urlsplit(url)
+    if len(parsed.scheme) <= 1:  # no scheme, or a drive letter ("C:\\media\\a.mov")
+        path = Path(url)
+    elif parsed.scheme.lower() == "file" and parsed.netloc in ("", "localhost"):
+        path = Path(url2pathname(parsed.path))  # decodes %20 and the like
+    else:
+        raise InvalidRequestError(
+            f"OTIO clip {name!r}: its media {url!r} is not a local file; download it and point "
+            "the clip at the copy"
+        )
+    if "\x00" in str(path):
+        raise InvalidRequestError(f"OTIO clip {name!r}: its media path {url!r} holds a NUL byte")
+    if path.is_absolute() or len(parsed.scheme) == 1:
+        return path
+    if media_root is None:
+        raise InvalidRequestError(
+            f"OTIO clip {name!r}: its media path {url!r} is relative to its timeline's folder; "
+            "read it with read_otio_clip(clip, media_root=<that folder>)"
+        )
+    return Path(media_root) / path

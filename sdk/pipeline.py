@@ -13,6 +13,7 @@ from the input, so kept pixels come back bit for bit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 
 from reelpoet.sdk.audio_codec import AudioCodec, AudioCodecSpec
 from reelpoet.sdk.bundle import Bundle, load_bundle
+from reelpoet.sdk.bundle_location import MANIFEST_NAME
 from reelpoet.sdk.errors import InvalidRequestError
 from reelpoet.sdk.lm_engine import GenerationRequest, LMEngine, LMSpec, ProgressCallback
 from reelpoet.sdk.sampling import SamplingConfig
@@ -51,6 +53,7 @@ class Pipeline:
         lm: LMEngine,
         fps: int = 8,
         bundle_id: str = "",
+        bundle_sha256: str = "",
     ) -> None:
         self.text, self.video, self.audio, self.lm = text, video, audio, lm
         self.layout = lm.layout
@@ -61,6 +64,7 @@ class Pipeline:
         self.sample_rate = audio.spec.sample_rate
         self.clip_samples = round(self.clip_frames / fps * self.sample_rate)
         self.bundle_id = bundle_id
+        self.bundle_sha256 = bundle_sha256  # of manifest.json: names the exact weights
 
     @classmethod
     def open(cls, bundle: str | os.PathLike[str] | None = None, threads: int | None = None):
@@ -83,7 +87,8 @@ class Pipeline:
         lm_spec = LMSpec.from_config(bundle.model(LM).config)
         lm = LMEngine(path(LM), lm_spec, bundle.token_layout, threads)
         fps = int(bundle.model(VIDEO_ENCODER).config.get("fps", 8))
-        return cls(text, video, audio, lm, fps, bundle.manifest.bundle_id)
+        manifest_sha256 = _manifest_sha256(bundle)
+        return cls(text, video, audio, lm, fps, bundle.manifest.bundle_id, manifest_sha256)
 
     # -- one task ---------------------------------------------------------------------------
     def run(
@@ -234,6 +239,12 @@ class Pipeline:
         levels = self.layout.audio_levels
         grid = np.asarray(codes, dtype=np.int64).reshape(-1, levels)
         return self.audio.decode(grid, num_samples=self.clip_samples)
+
+
+def _manifest_sha256(bundle: Bundle) -> str:
+    """sha256 of the bundle's manifest.json: one digest that pins every file's sha256 (the
+    bundle id keeps only 8 hex digits of a content hash). Results carry it as provenance."""
+    return hashlib.sha256((bundle.root / MANIFEST_NAME).read_bytes()).hexdigest()
 
 
 def _composite(

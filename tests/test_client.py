@@ -4,6 +4,10 @@ are read by their source range, and bad calls get clear errors."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+
 import numpy as np
 import opentimelineio as otio
 import pytest
@@ -67,6 +71,62 @@ def test_score_is_as_long_as_the_clip(client, short_clip, tmp_path):
     assert result.save(tmp_path / "score.wav").stat().st_size > 1000
     with pytest.raises(InvalidRequestError, match="audio only"):
         result.save(tmp_path / "score.mp4")
+
+
+def _otio_clip(url: str, start: int = 0, frames: int = 12, rate: float = 24.0):
+    return otio.schema.Clip(
+        name="shot",
+        media_reference=otio.schema.ExternalReference(target_url=url),
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, rate), otio.opentime.RationalTime(frames, rate)
+        ),
+    )
+
+
+def test_otio_media_is_found_from_the_timelines_folder_not_the_cwd(
+    media_dir, tmp_path, monkeypatch
+):
+    from reelpoet.sdk.client import read_otio_clip
+
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(media_dir / "example2.mp4", folder / "media" / "my shot #1.mp4")
+    want = read_video(folder / "media" / "my shot #1.mp4", (0.5, 1.0)).frames
+    monkeypatch.chdir(folder / "media")  # a cwd where the bare name would resolve
+    relative = _otio_clip("media/my shot #1.mp4", start=12)
+    assert np.array_equal(read_otio_clip(relative, media_root=folder).frames, want)
+    with pytest.raises(InvalidRequestError, match="media_root"):
+        read_otio_clip(_otio_clip("my shot #1.mp4"))  # never read from the cwd
+    encoded = (folder / "media" / "my shot #1.mp4").as_uri()
+    assert "%20" in encoded and "%23" in encoded
+    assert np.array_equal(read_otio_clip(_otio_clip(encoded, start=12)).frames, want)
+    localhost = encoded.replace("file://", "file://localhost")
+    assert np.array_equal(read_otio_clip(_otio_clip(localhost, start=12), folder).frames, want)
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("https://example.com/shot.mov", "not a local file"),
+        ("s3://bucket/shot.mov", "not a local file"),
+        ("file://server/share/shot.mov", "not a local file"),  # another host
+        ("file:///tmp/%00evil.mov", "NUL"),
+        ("", "no external media"),
+    ],
+)
+def test_otio_media_that_is_not_a_local_file_is_refused(url, message, tmp_path):
+    from reelpoet.sdk.client import read_otio_clip
+
+    with pytest.raises(InvalidRequestError, match=message):
+        read_otio_clip(_otio_clip(url), media_root=tmp_path)
+
+
+def test_results_carry_the_bundle_id_and_its_manifest_sha256(client, bundle_dir):
+    manifest = (bundle_dir / "manifest.json").read_bytes()
+    digest, bundle_id = hashlib.sha256(manifest).hexdigest(), json.loads(manifest)["bundle_id"]
+    for result in (client.text_to_image("a star", seed=1), client.text_to_audio("a drum")):
+        assert result.metadata["bundle_sha256"] == digest
+        assert result.metadata["bundle_id"] == bundle_id
 
 
 def test_an_otio_clip_is_read_by_its_source_range(client, media_dir):

@@ -13,7 +13,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from reelpoet.editor_plugin import actions, media_paths, nle_export, provenance
+from reelpoet.editor_plugin import actions, edits, media_paths, nle_export, provenance
 from reelpoet.editor_plugin.actions import ActionRequest
 from reelpoet.editor_plugin.edits import ItemRef, find_clip
 from reelpoet.editor_plugin.errors import (
@@ -24,7 +24,7 @@ from reelpoet.editor_plugin.errors import (
 )
 from reelpoet.editor_plugin.timeline_document import TimelineDocument
 from reelpoet.sdk.client import Result
-from reelpoet.sdk.errors import CancelledError
+from reelpoet.sdk.errors import CancelledError, InvalidRequestError
 from reelpoet.sdk.media import probe, read_video, write_video
 
 FIXTURES = Path(__file__).parent / "fixtures" / "editor"
@@ -36,6 +36,8 @@ class StandInClient:
 
     def __init__(self):
         self.calls = []
+        self.sources = []  # the Clip each source-taking call got
+        self.regions = []  # what inpaint got: a box or a mask
 
     def _result(self, task, frames, fps, seed, prompt, progress, cancelled):
         for step in range(4):
@@ -43,7 +45,8 @@ class StandInClient:
                 raise CancelledError("cancelled")
             if progress is not None:
                 progress(step + 1, 4)
-        meta = {"task": task, "prompt": prompt, "seed": seed, "bundle_id": "stand-in-00000000"}
+        meta = {"task": task, "prompt": prompt, "seed": seed, "bundle_id": "stand-in-00000000",
+                "bundle_sha256": "5e" * 32}  # fmt: skip
         self.calls.append((task, seed))
         return Result(frames, Fraction(fps), None, None, meta)
 
@@ -51,8 +54,15 @@ class StandInClient:
         return np.full((count, clip.height, clip.width, 3), seed * 20 % 256, np.uint8)
 
     def extend(self, clip, seconds, prompt="", head=False, seed=0, progress=None, cancelled=None):
+        self.sources.append(clip)
         frames = self._like(clip, round(seconds * clip.fps), seed)
         return self._result("continuation", frames, clip.fps, seed, prompt, progress, cancelled)
+
+    def inpaint(self, clip, mask, prompt="", seed=0, progress=None, cancelled=None):
+        self.sources.append(clip)
+        self.regions.append(mask)
+        frames = self._like(clip, clip.num_frames, seed)
+        return self._result("inpaint", frames, clip.fps, seed, prompt, progress, cancelled)
 
     def stylize(self, clip, prompt, seed=0, progress=None, cancelled=None):
         frames = self._like(clip, clip.num_frames, seed)
@@ -139,6 +149,7 @@ def test_extension_is_inserted_after_its_clip_with_its_length(doc):
     assert meta["task"] == "continuation" and meta["prompt"] == "more" and meta["seed"] == 0
     assert meta["source"]["clip"] == "shot-a" and meta["source"]["duration"] == 12
     assert meta["options"] == {"seconds": 0.5, "head": False, "new_track": False}
+    assert meta["bundle_sha256"] == "5e" * 32  # the client's, not hashed by the editor
     path = media_paths.clip_media_path(placed, doc.base_dir)
     assert path.parent == doc.media_folder and probe(path).video.frame_count == 12
     assert probe(path).video.width == 128  # the source's size
@@ -171,6 +182,10 @@ def test_a_layer_fills_a_free_track_and_a_gap_is_filled(doc):
     path = media_paths.clip_media_path(filled.item(doc.timeline), doc.base_dir)
     info = probe(path).video
     assert (info.width, info.height, info.fps) == (128, 72, 24)  # the neighbour's, not 64x64
+    again = StandInClient()
+    assert actions.run_action(doc, again, ActionRequest("generate", filled, seed=4)) == filled
+    assert again.calls[0] == ("image_to_video", 4)  # from the frame before the gap, again
+    assert provenance.variants(filled.item(doc.timeline)) == ["seed_0", "seed_4"]
 
 
 def test_undo_and_redo_restore_exactly(doc):
@@ -218,11 +233,64 @@ def test_cancel_and_a_moved_clip_leave_the_timeline_and_folder_as_they_were(doc)
     assert doc.history.undo_text == "trim"
 
 
-def test_brush_mask_becomes_its_bounding_box():
+def test_the_bounding_box_of_a_mask():
     mask = np.zeros((10, 20), bool)
     assert actions.box_from_mask(mask) is None
     mask[2:5, 3] = mask[7, 11] = True
     assert actions.box_from_mask(mask) == (3, 2, 12, 8)
+
+
+def test_a_painted_mask_reaches_the_client_as_painted_and_a_rectangle_as_a_box(doc):
+    painted = np.zeros((72, 128), bool)  # the media's size; an L, not its bounding box
+    painted[10:40, 20:30] = painted[30:40, 20:90] = True
+    client = StandInClient()
+    ref = actions.run_action(doc, client, ActionRequest("inpaint", ItemRef(0, 0), mask=painted))
+    sent = client.regions[-1]
+    assert isinstance(sent, np.ndarray) and np.array_equal(sent, painted)
+    assert client.sources[-1].frames.shape[1:3] == (72, 128)
+    options = provenance.of(ref.item(doc.timeline))["options"]
+    assert options["box"] == [20, 10, 90, 40]
+    assert np.array_equal(provenance.mask_from_runs(options["mask"]), painted)
+    twice = np.repeat(np.repeat(painted, 2, axis=0), 2, axis=1)  # painted on a 256x144 frame
+    actions.run_action(doc, client, ActionRequest("inpaint", ItemRef(0, 1), mask=twice))
+    assert np.array_equal(client.regions[-1], painted)  # at the source media's size
+    rectangle = np.zeros((72, 128), bool)
+    rectangle[5:30, 10:50] = True
+    actions.run_action(doc, client, ActionRequest("inpaint", ItemRef(0, 1), mask=rectangle))
+    assert client.regions[-1] == (10, 5, 50, 30)
+    with pytest.raises(InvalidRequestError, match="empty"):
+        actions.prepare(doc, ActionRequest("inpaint", ItemRef(0, 1), mask=np.zeros_like(rectangle)))
+    # the inpainted layer again: more variants with the recorded mask, not a new layer
+    tracks = len(doc.timeline.tracks)
+    actions.run_action(doc, client, ActionRequest("inpaint", ref, variants=2))
+    assert len(doc.timeline.tracks) == tracks
+    assert np.array_equal(client.regions[-1], painted)
+    assert provenance.variants(ref.item(doc.timeline)) == ["seed_0", "seed_1", "seed_2"]
+
+
+def test_rerunning_an_action_on_its_clip_adds_variants_to_it(doc):
+    first = StandInClient()
+    request = ActionRequest("extend", ItemRef(0, 0), seconds=0.5, prompt="more")
+    ref = actions.run_action(doc, first, request)
+    before = doc.snapshot()
+    again = StandInClient()
+    rerun = ActionRequest("extend", ref, seconds=3.0, prompt="other", variants=2)
+    assert actions.run_action(doc, again, rerun) == ref
+    assert _starts(doc.timeline.tracks[0]) == [("Clip", 0, 12), ("Clip", 12, 12), ("Clip", 24, 12)]
+    assert again.calls == [("continuation", 1), ("continuation", 2)]  # seed 0 is taken
+    assert np.array_equal(again.sources[0].frames, first.sources[0].frames)  # shot-a, again
+    clip = ref.item(doc.timeline)
+    assert provenance.variants(clip) == ["seed_0", "seed_1", "seed_2"]
+    assert clip.active_media_reference_key == "seed_1"
+    meta = provenance.of(clip)
+    assert meta["prompt"] == "other" and meta["options"]["seconds"] == 0.5  # fits the clip
+    path = media_paths.clip_media_path(clip, doc.base_dir)
+    assert path.name.endswith("seed1.mp4") and probe(path).video.frame_count == 12
+    doc.apply("variant", lambda t: edits.set_variant(t, ref, "seed_0"))
+    assert provenance.of(ref.item(doc.timeline))["prompt"] == "more"
+    doc.undo()
+    doc.undo()
+    assert doc.snapshot() == before
 
 
 # -- saving ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ track under its clip."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -15,7 +16,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import: no display here
 
-from reelpoet.editor_plugin import provenance
+from reelpoet.editor_plugin import actions, provenance
 from reelpoet.editor_plugin.actions import ActionRequest
 from reelpoet.editor_plugin.edits import ItemRef
 from reelpoet.sdk.media import read_video, write_video
@@ -73,7 +74,9 @@ def test_extend_runs_off_the_ui_thread_is_placed_and_undone(panel):
     assert [c.duration().value for c in track] == [12, 12, 12]
     meta = provenance.of(track[1])
     assert meta["task"] == "continuation" and meta["prompt"] == "the ball keeps rolling"
-    assert meta["bundle_id"].startswith("test-") and len(meta["bundle_sha256"]) == 64
+    manifest = (Path(panel.bundle.text()) / "manifest.json").read_bytes()
+    assert meta["bundle_id"].startswith("test-")
+    assert meta["bundle_sha256"] == hashlib.sha256(manifest).hexdigest()
     assert panel.timeline_view.selection == ItemRef(0, 1)
     panel.undo_button.click()
     assert [c.name for c in panel.document.timeline.tracks[0]] == ["shot-a", "shot-b"]
@@ -125,12 +128,12 @@ def test_a_rectangle_drawn_on_the_viewer_is_inpainted_on_a_layer_and_score_on_au
     QTest.mouseMove(panel.viewer, QPoint(100, 60))
     QTest.mouseRelease(panel.viewer, Qt.MouseButton.LeftButton, pos=QPoint(100, 60))
     panel.task.setCurrentIndex(panel.task.findData("inpaint"))
-    assert panel.request().box == (10, 5, 50, 30)
+    assert actions.box_from_mask(panel.request().mask) == (10, 5, 50, 30)
     assert panel.start_action()
     _wait_for(lambda: not panel.runner.running)
     layer = panel.document.timeline.tracks[1]
     assert layer.kind == "Video" and [c.duration().value for c in layer] == [12]
-    assert provenance.of(layer[0])["options"] == {"box": [10, 5, 50, 30]}
+    assert provenance.of(layer[0])["options"] == {"box": [10, 5, 50, 30], "mask": None}
     panel.select(ItemRef(0, 1))
     panel.task.setCurrentIndex(panel.task.findData("score"))
     assert panel.start_action()

@@ -94,3 +94,17 @@ def test_bad_options_fail_before_anything_is_sent():
         client.text_to_image("x", colour="red")
     with pytest.raises(InvalidRequestError, match="temperature"):
         client.text_to_image("x", temperature=-1)
+
+
+def test_an_otio_clip_with_a_relative_path_is_refused_as_locally(tmp_path):
+    import opentimelineio as otio
+
+    clip = otio.schema.Clip(
+        name="shot",
+        media_reference=otio.schema.ExternalReference(target_url="media/shot.mp4"),
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(12, 24)
+        ),
+    )
+    with pytest.raises(InvalidRequestError, match="media_root"):
+        _client([]).extend(clip, 1.0)  # nothing is sent: no answers are scripted

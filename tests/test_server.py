@@ -135,6 +135,8 @@ def test_each_task_remote_gives_the_local_arrays(call, local, remote, small_clip
     assert (there.fps, there.sample_rate) == (here.fps, here.sample_rate)
     assert there.metadata["task"] == here.metadata["task"]
     assert there.metadata["sampling"] == here.metadata["sampling"]
+    for key in ("bundle_id", "bundle_sha256"):  # provenance travels with remote results too
+        assert there.metadata[key] == here.metadata[key] and len(here.metadata[key]) > 8
     assert steps and steps[-1][0] == steps[-1][1]  # progress came, and ended at its total
 
 
