@@ -7,7 +7,13 @@ clip or gap of a ``TimelineDocument``, in three steps so the slow one can run of
 
 ``run_action`` does all three (the CLI and tests use it). Results are written at the clip's
 rate and its media's size (the Client conforms to the source; ``generate`` takes the size of the
-clip before the gap), as H.264 .mp4 or ProRes .mov, and each variant carries its provenance.
+clip before the gap, else the one after it), as H.264 .mp4 or ProRes .mov, and each variant
+carries its provenance.
+
+Generate fills a gap from both sides (``_fill_gap``): the model has no task conditioned on two
+frames, so the first part continues the clip before the gap (a tail extension), the second
+leads into the clip after it (a head extension of that clip), and a short crossfade joins them;
+with one neighbour only, that one makes it all.
 
 Running an action on a clip that the same action generated adds variants to that clip (new
 seeds, made from the recorded source and options) instead of a new clip.
@@ -34,6 +40,10 @@ from reelpoet.sdk.media import Clip, conform, probe, read_video
 
 TASKS = ("extend", "inpaint", "outpaint", "stylize", "score", "generate")
 MAX_VARIANTS = 8  # each variant is a full generation; more is a batch job, not a panel click
+CONTEXT_SECONDS = 2.125  # a gap's neighbour is read this far from the gap: one model clip, all
+# that an extension conditions on
+CROSSFADE_SECONDS = 0.25  # where a gap's two halves meet: 2 model frames, long enough to hide
+# the seam, short enough that neither half shows through the other for long
 # The options each task's provenance keeps (what regenerating it needs besides prompt and seed).
 _OPTIONS = {
     "extend": ("seconds", "head", "new_track"),
@@ -58,7 +68,7 @@ class ActionRequest:
     # it is (a box when it fills one), resized to the media's size if painted at another
     mask: np.ndarray | None = field(default=None, compare=False, repr=False)
     aspect: float = 16 / 9  # outpaint: target width / height
-    image: str | None = None  # generate: a picture to start from (default: the frame before)
+    image: str | None = None  # generate: a picture to start from, not the clip before the gap
     variants: int = 1  # results with seeds seed, seed + 1, ...
     seed: int = 0
     prores: bool = False  # .mov ProRes 422 instead of .mp4 H.264
@@ -81,6 +91,7 @@ class Job:
     # inpaint: a box, or an (H, W) bool mask at the source media's size
     region: tuple[int, int, int, int] | np.ndarray | None = field(default=None, compare=False)
     adds_variants: bool = False  # the target is a clip this action made: add to its variants
+    after: tuple[Path, float, float] | None = None  # generate: the clip after the gap's media
 
 
 @dataclass(frozen=True)
@@ -125,30 +136,59 @@ def prepare(document: TimelineDocument, request: ActionRequest) -> Job:
 def _prepare_gap(document, request, gap) -> Job:
     if not isinstance(gap, otio.schema.Gap):
         raise InvalidRequestError("generate fills a gap; select one")
-    ref = request.target
-    before = document.timeline.tracks[ref.track][ref.index - 1] if ref.index > 0 else None
-    path = None
-    if isinstance(before, otio.schema.Clip):
-        path = media_paths.clip_media_path(before, document.base_dir)
-    source, record = None, {}
-    if path is not None:  # its last frame starts the new clip (unless an image is given)
-        end = media_seconds(before, before.trimmed_range())[1]
-        source = (path, max(0.0, end - 1 / float(probe(path).video.fps)), end)
-        record = provenance.source_record(before, before.media_reference.target_url, source[1:])
-    size = _media_size(path) if path else None
-    seconds = min(gap.duration().to_seconds(), MAX_SECONDS)
+    seconds = gap.duration().to_seconds()
+    if seconds > MAX_SECONDS:
+        raise InvalidRequestError(
+            f"the gap is {seconds:.3g} s; generate fills at most {MAX_SECONDS:g} s: put a clip "
+            "in it and fill the parts"
+        )
+    track, index = document.timeline.tracks[request.target.track], request.target.index
+    sides = [_gap_side(document, track, index - 1, True), _gap_side(document, track, index + 1)]
+    before, after = (side[1] if side else None for side in sides)
+    near = next((side[0] for side in sides if side), None)
     return Job(
         request,
         provenance.new_id(),
         edits.fingerprint(gap),
-        before.name if before is not None else "gap",
-        source,
-        {**record, "gap_seconds": seconds},
+        near.name if near is not None else "gap",
+        before,
+        _gap_record(sides, seconds, round(gap.duration().value)),
         _rate(gap.duration().rate),
-        size,
+        _media_size((before or after)[0]) if near is not None else None,
         document.media_folder,
         _seeds(request.seed, request.variants),
+        after=after,
     )
+
+
+def _gap_side(document, track, index: int, tail: bool = False):
+    """The clip at ``index`` beside a gap and the media next to the gap (the last, ``tail``,
+    or first CONTEXT_SECONDS of it) as (clip, (path, start, end)); None when there is no
+    clip there or its media is offline (then the other side, or the prompt, makes it all)."""
+    clip = track[index] if 0 <= index < len(track) else None
+    if not isinstance(clip, otio.schema.Clip):
+        return None
+    path = media_paths.clip_media_path(clip, document.base_dir)
+    if path is None:
+        return None
+    start, end = media_seconds(clip, clip.trimmed_range())
+    near = (
+        (max(start, end - CONTEXT_SECONDS), end)
+        if tail
+        else (start, min(end, start + CONTEXT_SECONDS))
+    )
+    return clip, (path, *near)
+
+
+def _gap_record(sides, seconds: float, frames: int) -> dict:
+    """A gap's source: the clips on both sides (None where there is none) and what was read."""
+    records = [
+        provenance.source_record(side[0], side[0].media_reference.target_url, side[1][1:])
+        if side
+        else None
+        for side in sides
+    ]
+    return {"before": records[0], "after": records[1], "gap_seconds": seconds, "gap_frames": frames}
 
 
 def _prepare_variants(document, request, clip, record: dict) -> Job:
@@ -160,10 +200,19 @@ def _prepare_variants(document, request, clip, record: dict) -> Job:
     request = dataclasses.replace(
         request, **{k: tuple(v) if k == "box" else v for k, v in options.items() if k != "mask"}
     )
-    located = None
-    if source.get("media") is not None or request.task != "generate":
+    rate = _rate(clip.trimmed_range().duration.rate)
+    located, after, size, name = None, None, None, source.get("clip")
+    if request.task == "generate":  # either side may be missing
+        before_record, after_record = _recorded_sides(source)
+        if before_record:
+            located = _recorded_source(clip, before_record, document.base_dir)
+        if after_record:
+            after = _recorded_source(clip, after_record, document.base_dir)
+        size = _media_size((located or after)[0]) if located or after else None
+        name = (before_record or after_record or {}).get("clip")
+        source = {"gap_frames": round(source["gap_seconds"] * rate), **source}  # older records
+    else:
         located = _recorded_source(clip, source, document.base_dir)
-    size = _media_size(located[0]) if request.task == "generate" and located else None
     region = None
     if request.task == "inpaint":
         region = provenance.mask_from_runs(options["mask"]) if options.get("mask") else request.box
@@ -174,16 +223,24 @@ def _prepare_variants(document, request, clip, record: dict) -> Job:
         request,
         provenance.new_id(),
         edits.fingerprint(clip),
-        source.get("clip") or record.get("task") or clip.name,
+        name or record.get("task") or clip.name,
         located,
         source,
-        _rate(clip.trimmed_range().duration.rate),
+        rate,
         size,
         document.media_folder,
         _seeds(request.seed, request.variants, taken),
         region,
         adds_variants=True,
+        after=after,
     )
+
+
+def _recorded_sides(source: dict) -> tuple[dict | None, dict | None]:
+    """The records of a filled gap's two neighbours; an older record names the one before."""
+    if "before" in source or "after" in source:
+        return source.get("before"), source.get("after")
+    return (source if source.get("media") else None), None
 
 
 def _recorded_source(clip, source: dict, base_dir: Path) -> tuple[Path, float, float]:
@@ -249,12 +306,16 @@ def render(job: Job, client, progress=None, cancelled=None) -> Rendered:
     """Run the Client once per variant and write each result into the media folder. On any
     error or cancel, the files this job wrote are removed again."""
     source = read_video(job.source[0], job.source[1:]) if job.source else None
+    after = read_video(job.after[0], job.after[1:]) if job.after else None
     job.out_dir.mkdir(parents=True, exist_ok=True)
     files: list[tuple[Path, dict]] = []
     try:
         for n, seed in enumerate(job.seeds):
             step = _scaled(progress, n, len(job.seeds))
-            result = _call(client, job, source, seed, step, cancelled)
+            if job.request.task == "generate":
+                result = _fill_gap(client, job, (source, after), seed, step, cancelled)
+            else:
+                result = _call(client, job, source, seed, step, cancelled)
             result = _at_rate(result, job, source)
             path = job.out_dir / _file_name(job, seed, result)
             files.append((result.save(path), _record(job, result)))
@@ -343,16 +404,77 @@ def _call(client, job: Job, source: Clip | None, seed: int, progress, cancelled)
         return client.stylize(source, r.prompt, **common)
     if r.task == "score":
         return client.score(source, r.prompt, **common)
-    seconds = job.source_record["gap_seconds"]
-    image = r.image if r.image else (source.frames[-1] if source is not None else None)
-    if image is None:
-        return client.text_to_video(r.prompt, seconds, **common)
-    start = client.image_to_video(image, r.prompt, **common)
+    raise AssertionError(f"{r.task} has no single Client call")  # generate: _fill_gap
+
+
+def _fill_gap(client, job: Job, sides, seed: int, progress, cancelled) -> Result:
+    """A gap's footage, exactly its length at the timeline's rate and at ``job.size``: the
+    first part continues the clip before it (or starts from the request's image), the second
+    is a head extension of the clip after it, so it leads into that clip's first frame; a
+    CROSSFADE_SECONDS dissolve joins them. One side alone makes it all; with neither, the
+    prompt does (text to video)."""
+    before, after = sides
+    r, total = job.request, job.source_record["gap_frames"]
+    lead = "image" if r.image else "before" if before is not None else None
+    crossfade = round(CROSSFADE_SECONDS * job.rate)
+    parts, overlap = _gap_parts(total, lead, after is not None, crossfade)
+    make = {
+        "before": lambda s, o: client.extend(before, s, r.prompt, **o),
+        "image": lambda s, o: _from_image(client, r.image, s, r.prompt, o),
+        "after": lambda s, o: client.extend(after, s, r.prompt, head=True, **o),
+        "prompt": lambda s, o: client.text_to_video(r.prompt, s, **o),
+    }
+    pieces, metadata = [], None
+    for n, (side, count) in enumerate(parts):
+        step = _scaled(progress, n, len(parts))
+        options = {"seed": seed, "progress": step, "cancelled": cancelled}
+        result = make[side](float(count / job.rate), options)
+        metadata = metadata or result.metadata
+        pieces.append(_exactly(result, job, count))
+    frames = _crossfade(pieces[0], pieces[1], overlap) if len(pieces) == 2 else pieces[0]
+    return Result(frames, job.rate, None, None, metadata)
+
+
+def _gap_parts(total: int, lead: str | None, after: bool, crossfade: int):
+    """Who makes a gap of ``total`` frames: [(side, frames)] and the frames the two parts
+    overlap (dissolve) by; the parts' frames minus the overlap is ``total``."""
+    if lead and after and total >= 2:
+        overlap = min(crossfade, total // 2)
+        first = (total + overlap + 1) // 2
+        return [(lead, first), ("after", total + overlap - first)], overlap
+    return [(lead or ("after" if after else "prompt"), total)], 0
+
+
+def _from_image(client, image, seconds: float, prompt: str, options: dict) -> Result:
+    """A clip that starts from a picture: image to video, extended when the gap is longer."""
+    start = client.image_to_video(image, prompt, **options)
     if start.duration_s >= seconds:
         return start
-    more = client.extend(Clip(start.frames, start.fps, 0.0), seconds - start.duration_s, **common)
-    frames = np.concatenate([start.frames, more.frames])
-    return Result(frames, start.fps, None, None, start.metadata)
+    clip = Clip(start.frames, start.fps, 0.0)
+    more = client.extend(clip, seconds - start.duration_s, prompt, **options)
+    return Result(
+        np.concatenate([start.frames, more.frames]), start.fps, None, None, start.metadata
+    )
+
+
+def _exactly(result: Result, job: Job, count: int) -> np.ndarray:
+    """A result's frames at the job's rate and size, ``count`` of them: rounding in the
+    conform is cut off or its last frame held."""
+    height, width = result.frames.shape[1:3]
+    size = job.size or (width, height)
+    clip = conform(Clip(result.frames, result.fps, 0.0), fps=job.rate, size=size, fit="stretch")
+    frames = clip.frames[:count]
+    return np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
+
+
+def _crossfade(first: np.ndarray, second: np.ndarray, overlap: int) -> np.ndarray:
+    """``first`` then ``second``, the last ``overlap`` frames of one dissolving into the first
+    ``overlap`` of the other: len(first) + len(second) - overlap frames."""
+    if overlap == 0:
+        return np.concatenate([first, second])
+    weight = ((np.arange(overlap) + 1) / (overlap + 1))[:, None, None, None]  # (overlap, 1, 1, 1)
+    mixed = first[-overlap:] * (1 - weight) + second[:overlap] * weight
+    return np.concatenate([first[:-overlap], mixed.round().astype(np.uint8), second[overlap:]])
 
 
 def _at_rate(result: Result, job: Job, source: Clip | None) -> Result:

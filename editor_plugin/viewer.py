@@ -7,6 +7,9 @@ inpainting (``actions`` sends a filled rectangle as a box, any other shape as th
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QImage, QPainter, QPen
@@ -14,7 +17,7 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from reelpoet.editor_plugin.actions import box_from_mask
 from reelpoet.sdk.errors import ReelpoetError
-from reelpoet.sdk.media import read_video
+from reelpoet.sdk.media import probe, read_video
 
 BRUSH_RADIUS = 0.03  # of the frame's width: a brush stroke about 1/16 of the picture across
 
@@ -31,9 +34,15 @@ class Viewer(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def show_media(self, path, seconds: float) -> None:
-        """The frame of ``path`` at ``seconds`` (from its first frame)."""
+        """The frame of ``path`` showing at ``seconds`` (from its first frame): the one that
+        starts at or before it (a range that starts between two frames holds none)."""
         try:
-            clip = read_video(path, (seconds, seconds + 1e-3))
+            info = probe(path).video
+            if info is None:
+                self.show_message(f"{Path(path).name} has no picture")
+                return
+            start = math.floor(seconds * info.fps + 1e-6) / info.fps  # tolerates 0.2 * 24 = 4.8
+            clip = read_video(path, (float(start), float(start + 1 / info.fps)))
         except ReelpoetError as exc:  # unreadable media, or a time past its end
             self.show_message(str(exc))
             return

@@ -25,7 +25,7 @@ from reelpoet.sdk.errors import (
 )
 
 EXIT_USER_ERROR = 2
-EXIT_NO_BUNDLE = 3  # distinct, so setup.sh can tell "installed, no models yet" from a failure
+EXIT_NO_BUNDLE = 3  # distinct: no bundle (a broken install or a wrong path), not bad input
 EXIT_BAD_BUNDLE = 4  # a bundle is there but must not be used: reinstall or re-export it
 
 
@@ -82,19 +82,27 @@ def _sampling_options(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _cmd_task(args: argparse.Namespace) -> int:
-    """One generation task: read the inputs, run it with a progress line, save the result."""
+def _client(args: argparse.Namespace):
+    """A server's client with --remote, else the local bundle's."""
     from reelpoet.sdk.client import Client
 
-    if args.output.exists() and not args.overwrite:
-        raise InvalidRequestError(f"{args.output} exists; pass --overwrite to replace it")
     if args.remote:
         from reelpoet.sdk.server.config import read_tokens
 
         token = next(iter(read_tokens(args.token)), None)  # --token, else $REELPOET_TOKEN
-        client = Client.remote(args.remote, token=token)
-    else:
-        client = Client.local(args.bundle, threads=args.threads)
+        return Client.remote(args.remote, token=token)
+    return Client.local(args.bundle, threads=args.threads)
+
+
+def _cmd_task(args: argparse.Namespace) -> int:
+    """One generation task: read the inputs, run it with a progress line, save the result."""
+    if getattr(args, "timeline", None) is not None:
+        return _cmd_timeline_task(args)
+    if "source" in args and (args.source is None or getattr(args, "clip", None)):
+        raise InvalidRequestError("give a media file, or --timeline FILE --clip NAME")
+    if args.output.exists() and not args.overwrite:
+        raise InvalidRequestError(f"{args.output} exists; pass --overwrite to replace it")
+    client = _client(args)
     options = {**_sampling_options(args), "progress": _Progress(args.command)}
     task = args.command
     if task == "text-to-video":
@@ -122,6 +130,58 @@ def _cmd_task(args: argparse.Namespace) -> int:
     return 0
 
 
+# Tasks that also run on a clip of a timeline (--timeline FILE --clip NAME).
+TIMELINE_TASKS = ("extend", "inpaint", "outpaint", "stylize", "score")
+TIMELINE_EPILOG = (
+    "on a timeline: --timeline FILE --clip NAME instead of a media file runs the task on that\n"
+    "clip (the first clip of that name) and writes a NEW timeline to -o (.otio or .otioz) with\n"
+    "the result placed, as the editor panel places it; the input timeline is never written.\n"
+    "The result's media go to <output stem>_media/ beside it. For example:\n"
+    "  reelpoet extend --timeline cut.otio --clip Clip-001 --seconds 2 -o cut_extended.otio"
+)
+
+
+def _cmd_timeline_task(args: argparse.Namespace) -> int:
+    """A task on a clip of a timeline, placed on a new timeline (reelpoet.editor_plugin's model
+    layer: OpenTimelineIO, no Qt; imported here so other commands never load it)."""
+    from reelpoet.editor_plugin import timeline_commands
+
+    if args.source is not None:
+        raise InvalidRequestError("give a media file or --timeline, not both")
+    if not args.clip:
+        raise InvalidRequestError("--timeline needs --clip NAME: the clip to work on")
+    unused = [f"--{k.replace('_', '-')}" for k in _sampling_options(args) if k != "seed"]
+    if unused:  # the model layer samples as the panel does: only the seed is an option there
+        raise InvalidRequestError(f"{', '.join(unused)}: not available with --timeline")
+    options = {"task": args.command, "prompt": args.prompt, "seed": args.seed or 0}
+    if args.command == "extend":
+        options.update(seconds=args.seconds, head=args.head, new_track=args.new_track)
+    elif args.command == "inpaint":
+        options.update(box=tuple(args.box) if args.box else None, mask=_mask_picture(args.mask))
+    elif args.command == "outpaint":
+        options["aspect"] = args.aspect
+    outcome = timeline_commands.run_on_timeline(
+        args.timeline,
+        args.clip,
+        args.output,
+        _client(args),
+        overwrite=args.overwrite,
+        progress=_Progress(f"{args.command} {args.clip}"),
+        **options,
+    )
+    print(timeline_commands.describe(outcome))
+    return 0
+
+
+def _mask_picture(path: Path | None):
+    """A mask picture as an (H, W) bool array (white: regenerate), or None."""
+    if path is None:
+        return None
+    from reelpoet.sdk.media import read_video
+
+    return read_video(path).frames[0].mean(axis=2) >= 128
+
+
 def _add_task_commands(commands: argparse._SubParsersAction) -> None:
     """A subcommand per task; every one takes -o OUTPUT and the sampling options."""
     tasks = {
@@ -136,9 +196,25 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
         "text-to-audio": ("sound from a prompt", "prompt"),
     }
     for name, (summary, first) in tasks.items():
-        task = commands.add_parser(name, help=summary, description=summary)
+        on_timeline = name in TIMELINE_TASKS
+        task = commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=TIMELINE_EPILOG if on_timeline else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if first == "prompt":
             task.add_argument("prompt", help="what to generate, in English")
+        elif on_timeline:
+            task.add_argument(
+                "source", type=Path, nargs="?", help="a media file (or use --timeline/--clip)"
+            )
+            task.add_argument("--prompt", default="", help="optional text to steer the result")
+            task.add_argument(
+                "--timeline", type=Path, help="work on a clip of this timeline (.otio, .edl, ...)"
+            )
+            task.add_argument("--clip", help="with --timeline: the name of the clip")
         else:
             task.add_argument("source", type=Path, help="a media file (video, or a picture)")
             task.add_argument("--prompt", default="", help="optional text to steer the result")
@@ -146,6 +222,11 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
             task.add_argument("--seconds", type=float, default=2.125, help="length to generate")
         if name == "extend":
             task.add_argument("--head", action="store_true", help="extend before the start")
+            task.add_argument(
+                "--new-track",
+                action="store_true",
+                help="with --timeline: put the extension on a track above, not inserted",
+            )
         if name == "inpaint":
             region = task.add_mutually_exclusive_group(required=True)
             region.add_argument(
@@ -168,9 +249,10 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
             "--output",
             type=Path,
             required=True,
-            help="where to write: .wav"
-            if audio
-            else "where to write: .mp4 (H.264) or .mov (ProRes)",
+            help=(
+                "where to write: .wav" if audio else "where to write: .mp4 (H.264) or .mov (ProRes)"
+            )
+            + ("; with --timeline, the new .otio timeline" if on_timeline else ""),
         )
         task.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
         task.add_argument("--seed", type=int, help="same seed, same result (default 0)")

@@ -38,6 +38,7 @@ class StandInClient:
         self.calls = []
         self.sources = []  # the Clip each source-taking call got
         self.regions = []  # what inpaint got: a box or a mask
+        self.heads = []  # extend's head argument, call by call
 
     def _result(self, task, frames, fps, seed, prompt, progress, cancelled):
         for step in range(4):
@@ -50,12 +51,13 @@ class StandInClient:
         self.calls.append((task, seed))
         return Result(frames, Fraction(fps), None, None, meta)
 
-    def _like(self, clip, count, seed):
-        return np.full((count, clip.height, clip.width, 3), seed * 20 % 256, np.uint8)
+    def _like(self, clip, count, seed, level=0):
+        return np.full((count, clip.height, clip.width, 3), (seed * 20 + level) % 256, np.uint8)
 
     def extend(self, clip, seconds, prompt="", head=False, seed=0, progress=None, cancelled=None):
         self.sources.append(clip)
-        frames = self._like(clip, round(seconds * clip.fps), seed)
+        self.heads.append(head)
+        frames = self._like(clip, round(seconds * clip.fps), seed, 200 if head else 0)
         return self._result("continuation", frames, clip.fps, seed, prompt, progress, cancelled)
 
     def inpaint(self, clip, mask, prompt="", seed=0, progress=None, cancelled=None):
@@ -184,8 +186,53 @@ def test_a_layer_fills_a_free_track_and_a_gap_is_filled(doc):
     assert (info.width, info.height, info.fps) == (128, 72, 24)  # the neighbour's, not 64x64
     again = StandInClient()
     assert actions.run_action(doc, again, ActionRequest("generate", filled, seed=4)) == filled
-    assert again.calls[0] == ("image_to_video", 4)  # from the frame before the gap, again
+    assert again.calls == [("continuation", 4)] * 2  # from both sides of the gap, again
     assert provenance.variants(filled.item(doc.timeline)) == ["seed_0", "seed_4"]
+
+
+def test_a_gap_is_filled_from_both_sides_to_its_exact_length(doc, project):
+    doc.apply("gap", lambda t: t.tracks[0].insert(1, otio.schema.Gap(duration=RT(20, 24))))
+    client = StandInClient()
+    ref = actions.run_action(doc, client, ActionRequest("generate", ItemRef(0, 1), prompt="p"))
+    assert _starts(doc.timeline.tracks[0]) == [("Clip", 0, 12), ("Clip", 12, 20), ("Clip", 32, 12)]
+    assert client.calls == [("continuation", 0)] * 2 and client.heads == [False, True]
+    media = project / "example2.mp4"
+    tail, head = client.sources  # shot-a (media 0-0.5 s) continued, shot-b (1-1.5 s) led into
+    assert np.array_equal(tail.frames, read_video(media, (0.0, 0.5)).frames)
+    assert np.array_equal(head.frames, read_video(media, (1.0, 1.5)).frames)
+    # 13 + 13 frames generated, overlapping by a 6-frame (0.25 s) crossfade: exactly 20
+    assert [s.num_frames for s in client.sources] == [12, 12]
+    path = media_paths.clip_media_path(ref.item(doc.timeline), doc.base_dir)
+    info = probe(path).video
+    assert (info.frame_count, info.fps, info.width, info.height) == (20, 24, 128, 72)
+    levels = read_video(path).frames.mean(axis=(1, 2, 3))  # tail grey 0, head grey 200
+    assert levels[:7].max() < 10 and levels[-7:].min() > 190
+    assert np.all(np.diff(levels[6:14]) > 10)  # the dissolve from one into the other
+    source = provenance.of(ref.item(doc.timeline))["source"]
+    assert (source["before"]["clip"], source["after"]["clip"]) == ("shot-a", "shot-b")
+    assert source["after"]["seconds"] == [1.0, 1.5] and source["gap_frames"] == 20
+
+
+def test_a_gap_with_one_neighbour_is_made_from_it_alone(doc):
+    doc.apply("gap", lambda t: t.tracks[0].insert(0, otio.schema.Gap(duration=RT(9, 24))))
+    client = StandInClient()
+    ref = actions.run_action(doc, client, ActionRequest("generate", ItemRef(0, 0), seed=2))
+    assert client.heads == [True] and client.sources[0].num_frames == 12  # leads into shot-a
+    assert _starts(doc.timeline.tracks[0])[:2] == [("Clip", 0, 9), ("Clip", 9, 12)]
+    source = provenance.of(ref.item(doc.timeline))["source"]
+    assert source["before"] is None and source["after"]["clip"] == "shot-a"
+    path = media_paths.clip_media_path(ref.item(doc.timeline), doc.base_dir)
+    assert probe(path).video.frame_count == 9
+    lonely = otio.schema.Track(name="V2")
+    lonely.append(otio.schema.Gap(duration=RT(30, 24)))
+    doc.apply("track", lambda t: t.tracks.append(lonely))
+    alone = StandInClient()
+    actions.run_action(doc, alone, ActionRequest("generate", ItemRef(1, 0), prompt="a ball"))
+    assert alone.calls == [("text_to_video", 0)] and alone.sources == []
+    long_gap = ActionRequest("generate", ItemRef(1, 1))
+    doc.apply("long gap", lambda t: t.tracks[1].append(otio.schema.Gap(duration=RT(24 * 61, 24))))
+    with pytest.raises(InvalidRequestError, match="at most 60 s"):
+        actions.prepare(doc, long_gap)
 
 
 def test_undo_and_redo_restore_exactly(doc):
