@@ -31,6 +31,7 @@ def locate_bundle(path: str | os.PathLike[str] | None = None) -> Path:
         return folder
     raise BundleNotInstalledError(
         f"No model bundle is installed at {folder} ({source}): it has no {MANIFEST_NAME}. "
-        "reelpoet's trained default bundle is not shipped yet; once it is, a plain install "
-        f"includes it. To use another bundle, pass its folder or set ${BUNDLE_ENV_VAR}."
+        "A plain install of reelpoet includes the default bundle; if it is missing, the "
+        "installation is incomplete (reinstall reelpoet). To use another bundle, pass its "
+        f"folder or set ${BUNDLE_ENV_VAR}."
     )

@@ -473,3 +473,17 @@ def test_cli_verify_exit_code_from_a_fresh_process(bundle_dir):
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == cli.EXIT_BAD_BUNDLE
     assert "text_tokenizer.json" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- the shipped default bundle ----------------------------------------------------------------
+
+
+def test_the_default_bundle_ships_verified_trained_and_within_its_size(monkeypatch):
+    monkeypatch.delenv(BUNDLE_ENV_VAR, raising=False)
+    report = verify_bundle(deep=True)  # no path, no $REELPOET_BUNDLE: the embedded default
+    assert report.ok, report.problems
+    manifest = read_manifest(report.root)
+    assert manifest.total_bytes <= 48_000_000
+    # trained weights, not an export of fresh networks: every model records its training steps
+    for role in ("video_tokenizer", "audio_tokenizer", "lm"):
+        assert manifest.provenance[role]["step"] > 0, role

@@ -176,6 +176,13 @@ def test_demo_writes_playable_media_and_a_timeline_that_holds_them(bundle_dir, t
         assert (out / clip.media_reference.target_url).is_file()  # relative to the timeline
     assert clips[1].metadata["reelpoet"]["task"] == "continuation"
     assert clips[2].metadata["reelpoet"]["prompt"] == cli.DEMO_PROMPT
+    # and it opens in the editor panel's document with every clip's media online
+    from reelpoet.editor_plugin.media_paths import ONLINE, media_status
+    from reelpoet.editor_plugin.timeline_document import TimelineDocument
+
+    document = TimelineDocument.open(out / "demo.otio")
+    opened = list(document.timeline.find_clips())
+    assert [media_status(c, document.base_dir) for c in opened] == [ONLINE] * 3
 
 
 def test_cancelling_stops_the_work_with_nothing_returned(client):

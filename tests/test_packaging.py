@@ -10,7 +10,10 @@ import venv
 import zipfile
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
+
+from reelpoet.sdk import media
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_FOLDERS = {
@@ -99,3 +102,28 @@ def test_wheel_runtime_imports_without_torch_in_a_fresh_venv(wheel, tmp_path):
     assert str(env_dir) in result.stdout and "site-packages" in result.stdout
     cli = subprocess.run([env_dir / "bin" / "reelpoet", "--help"], capture_output=True, text=True)
     assert cli.returncode == 0 and "demo" in cli.stdout
+
+    # The main job on the shipped bundle, from the installed wheel alone: text to video, then the
+    # packaged sample clip extended, both written and referenced by the timeline.
+    out = tmp_path / "demo"
+    demo = subprocess.run(
+        [env_dir / "bin" / "reelpoet", "demo", "--out", out, "--threads", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert demo.returncode == 0, demo.stderr
+    bundle_dir = "reelpoet/sdk/bundles/default/"
+    assert any(name.startswith(bundle_dir) for name in zipfile.ZipFile(wheel).namelist())
+    timeline = otio.adapters.read_from_file(str(out / "demo.otio"))
+    clips = list(timeline.find_clips())
+    assert [c.media_reference.target_url for c in clips] == [
+        "big_buck_bunny_1s.webm",
+        "sample_extended.mp4",
+        "generated.mp4",
+    ]
+    for clip in clips[1:]:
+        info = media.probe(out / clip.media_reference.target_url)
+        assert info.video.frame_count > 1  # a real decodable video, not an empty container
+        assert clip.metadata["reelpoet"]["task"] in {"continuation", "text_to_video"}
