@@ -49,7 +49,8 @@ def contact_sheet(client: Client, prompts: int, scale: int) -> Image.Image:
     sample = read_video(SAMPLE_CLIP, fps=8, size=(CELL, CELL), fit="stretch")
     extension = client.extend(sample, seconds=2.125, seed=0).frames
     frames = np.concatenate([sample.frames[-INPUT_FRAMES:], extension])
-    rows.append(_row(frames, f"real clip (first {INPUT_FRAMES} frames), then extend", scale))
+    label = f"a real clip (its last {INPUT_FRAMES} frames), then what extend adds"
+    rows.append(_row(frames, label, scale))
     width = max(r.width for r in rows)
     sheet = Image.new("RGB", (width, sum(r.height for r in rows)), "white")
     top = 0
