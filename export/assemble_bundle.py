@@ -109,6 +109,13 @@ def assemble_bundle(
         )
 
 
+def training_record(state_file: Path) -> dict:
+    """What a run's state.json says about how the model was trained: configs, steps, seconds.
+    The optimizer's state (learning rates, parameter indices) says nothing a user needs."""
+    state = json.loads(state_file.read_text())
+    return {key: value for key, value in state.items() if key != "optimizer"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -121,7 +128,7 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     provenance = {
-        role: json.loads((path / "state.json").read_text())
+        role: training_record(path / "state.json")
         for role, path in (
             ("video_tokenizer", args.video),
             ("audio_tokenizer", args.audio),
