@@ -487,3 +487,12 @@ def test_the_default_bundle_ships_verified_trained_and_within_its_size(monkeypat
     # trained weights, not an export of fresh networks: every model records its training steps
     for role in ("video_tokenizer", "audio_tokenizer", "lm"):
         assert manifest.provenance[role]["step"] > 0, role
+
+
+def test_provenance_keeps_training_facts_and_drops_optimizer_state(tmp_path):
+    from reelpoet.export.assemble_bundle import training_record
+
+    state = {"step": 12, "seconds": 3.5, "train_config": {"lr": 1e-3}, "optimizer": {"p": [1]}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    record = training_record(tmp_path / "state.json")
+    assert record == {"step": 12, "seconds": 3.5, "train_config": {"lr": 1e-3}}
