@@ -70,7 +70,6 @@ class EditorPanel(QWidget):
         self.timeline_view.playhead_moved.connect(self._show_frame)
         self._autosave = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave_now)
         self._play = QTimer(self, timeout=self._advance)
-        self._autosave.start()
 
     # -- layout ------------------------------------------------------------------------------------
     def _build(self, bundle) -> None:
@@ -198,8 +197,22 @@ class EditorPanel(QWidget):
         self.setWindowTitle(f"reelpoet — {title}")
 
     def _autosave_now(self) -> None:
-        if self.document is not None:
+        """Runs from a timer: a failure (the folder gone, the disk full) is reported in the
+        status line, never raised into the event loop, and the next tick tries again."""
+        if self.document is None:
+            return
+        try:
             self.document.autosave()
+        except (ReelpoetError, OSError) as exc:
+            self.status.setText(f"autosave failed: {exc}")
+
+    def showEvent(self, event) -> None:
+        self._autosave.start()  # autosave while the panel is open, not after it is closed
+        super().showEvent(event)
+
+    def closeEvent(self, event) -> None:
+        self._autosave.stop()
+        super().closeEvent(event)
 
     # -- selection, viewer, play -------------------------------------------------------------------
     def select(self, ref) -> None:

@@ -192,3 +192,14 @@ def test_the_docs_screenshots_are_taken_in_three_states(qtbot, bundle_dir, tmp_p
         path = tmp_path / name
         assert path.stat().st_size <= screenshots.MAX_BYTES
         assert QImage(str(path)).width() >= 600, name  # still readable
+
+
+def test_autosave_runs_while_shown_and_a_failure_is_reported_not_raised(qtbot, panel, tmp_path):
+    panel.show()
+    assert panel._autosave.isActive()
+    panel.document.apply("rename", lambda timeline: setattr(timeline, "name", "renamed"))
+    shutil.rmtree(tmp_path)  # the project folder vanishes under the open, edited timeline
+    panel._autosave_now()  # what the timer calls: must not raise into the event loop
+    assert panel.status.text().startswith("autosave failed")
+    panel.close()
+    assert not panel._autosave.isActive()  # a closed panel writes nothing more
