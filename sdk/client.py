@@ -333,7 +333,7 @@ class Client:
 
     def _image(self, image) -> np.ndarray:
         if isinstance(image, (str, os.PathLike)):
-            return read_video(image).frames[0]
+            return read_picture(image)
         return checked_image(image)
 
     def _to_model(self, clip: Clip) -> Clip:
@@ -472,11 +472,26 @@ def checked_image(image) -> np.ndarray:
     return array
 
 
+def read_picture(path: str | os.PathLike[str]) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a still image (PNG, JPEG, TIFF...: Pillow), else the first
+    frame of a video (PyAV, with its clear errors). PyAV alone refuses stills: they declare no
+    duration."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except UnidentifiedImageError:
+        return read_video(path).frames[0]
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read the picture {path}: {exc}") from exc
+
+
 def read_mask(mask, width: int, height: int, frames: int | None = None) -> np.ndarray:
     """An inpainting mask (a box, an array or a picture's path) as (1 or T, H, W) bool at the
     source's size; see Client.inpaint."""
     if isinstance(mask, (str, os.PathLike)):
-        picture = read_video(mask).frames[0]
+        picture = read_picture(mask)
         mask = picture.mean(axis=2) >= 128  # white regenerates; thresholded, as pictures blur
     elif isinstance(mask, (tuple, list)) and len(mask) == 4 and all(_is_int(v) for v in mask):
         box = Box(*(int(v) for v in mask)).checked(width, height)

@@ -265,11 +265,12 @@ def test_an_inpainting_mask_works_like_its_box_and_keeps_every_other_pixel(clien
 
 
 def test_a_mask_picture_regenerates_its_white_pixels(client, small_clip, tmp_path):
-    from reelpoet.sdk.media import write_video
+    from PIL import Image
 
-    picture = np.zeros((1, *small_clip.frames.shape[1:]), np.uint8)
-    picture[0, 20:60, 40:100] = 255
-    path = write_video(tmp_path / "mask.mov", picture, 1)  # ProRes: the edges stay sharp
+    picture = np.zeros(small_clip.frames.shape[1:], np.uint8)
+    picture[20:60, 40:100] = 255
+    path = tmp_path / "mask.png"  # lossless: a lossy codec's ringing would move the edges
+    Image.fromarray(picture).save(path)
     result = client.inpaint(small_clip, path, seed=0)
     kept = np.ones(small_clip.frames.shape[:3], bool)
     kept[:, 20:60, 40:100] = False
@@ -315,3 +316,13 @@ def test_async_client_gives_the_sync_results(bundle_dir, client):
     assert np.array_equal(image.frames, client.text_to_image("a star", seed=3).frames)
     assert np.array_equal(sound.audio, client.text_to_audio("a drum", seed=3).audio)
     assert progress_threads == {threading.get_ident()}  # called on the event loop's thread
+
+
+def test_image_to_video_reads_a_still_picture_file(client, small_clip, tmp_path):
+    from PIL import Image
+
+    still = small_clip.frames[0]
+    Image.fromarray(still).save(tmp_path / "still.png")
+    from_file = client.image_to_video(tmp_path / "still.png", seed=0)
+    from_array = client.image_to_video(still, seed=0)
+    assert np.array_equal(from_file.frames, from_array.frames)
