@@ -20,6 +20,8 @@ from reelpoet.sdk.atomic_file import atomic_output
 
 # Small tensors (biases, norms, scalars) stay float32: rounding them saves nothing worth having.
 MIN_ELEMENTS = 1024
+# A float16-stored weight's initializer name: its float32 name (the Cast's output) plus this.
+FP16_SUFFIX = "__fp16"
 
 
 def store_weights_as_fp16(source: Path, path: Path, min_elements: int = MIN_ELEMENTS) -> Path:
@@ -37,7 +39,7 @@ def store_weights_as_fp16(source: Path, path: Path, min_elements: int = MIN_ELEM
         if np.abs(weights).max() > np.finfo(np.float16).max:
             raise ValueError(f"{initializer.name} does not fit in float16")
         name = initializer.name  # read before CopyFrom: `initializer` is the element it rewrites
-        half_name = f"{name}__fp16"
+        half_name = name + FP16_SUFFIX
         graph.initializer[index].CopyFrom(
             numpy_helper.from_array(weights.astype(np.float16), half_name)
         )

@@ -45,6 +45,18 @@ class LoopConfig(Protocol):
 class Progress:
     step: int = 0
     seconds: float = 0.0  # training time before this process started
+    # The runs this one started from (--init-from), oldest first: their steps, training time and
+    # origin, so a model's provenance counts all the training behind it.
+    lineage: list[dict] = dataclasses.field(default_factory=list)
+
+
+def _ancestry(state: dict[str, Any], folder: Path) -> list[dict]:
+    """`state`'s own lineage plus one entry for the run that wrote it."""
+    record = {"checkpoint": str(folder), "step": state.get("step"), "seconds": state.get("seconds")}
+    for key in ("train_config", "recovered_from"):
+        if key in state:
+            record[key] = state[key]
+    return [*state.get("lineage", []), record]
 
 
 def learning_rate(cfg: LoopConfig, step: int) -> float:
@@ -61,9 +73,10 @@ def resume(cfg: LoopConfig, model: torch.nn.Module, optimizer) -> Progress:
     checkpoint = Path(cfg.run_dir) / "checkpoint"
     if checkpoint.exists():
         state = load_checkpoint(checkpoint, model, optimizer)
-        return Progress(state["step"], state.get("seconds", 0.0))
+        return Progress(state["step"], state.get("seconds", 0.0), state.get("lineage", []))
     if cfg.init_from:
-        load_checkpoint(Path(cfg.init_from), model)
+        state = load_checkpoint(Path(cfg.init_from), model)
+        return Progress(lineage=_ancestry(state, Path(cfg.init_from)))
     return Progress()
 
 
@@ -112,9 +125,11 @@ def run_steps(
             time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or step == end
         ):
             record = {**state, "step": step, "seconds": seconds()}
+            if progress.lineage:
+                record["lineage"] = progress.lineage
             save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, record)
             last_save = time.monotonic()
-    return Progress(step, seconds())
+    return Progress(step, seconds(), progress.lineage)
 
 
 def config_from_args(config_class: type, description: str):

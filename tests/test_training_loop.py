@@ -1,0 +1,55 @@
+"""The shared training loop: a run started from another's weights (--init-from) records that
+run in its lineage, so provenance counts all the training behind a model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.loop import resume, run_steps
+
+
+@dataclass(frozen=True)
+class _Config:
+    run_dir: str
+    init_from: str | None = None
+    steps: int = 3
+    lr: float = 1e-2
+    warmup_steps: int = 1
+    log_every: int = 1
+    checkpoint_minutes: float = 60.0
+
+
+def _train(cfg: _Config) -> dict:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    progress = resume(cfg, model, optimizer)
+    inputs = torch.randn(16, 4)
+
+    def step_losses(step: int) -> dict[str, torch.Tensor]:
+        return {"loss": model(inputs).pow(2).mean()}
+
+    ctx = DistContext(0, 1, torch.device("cpu"))
+    run_steps(cfg, ctx, model, optimizer, progress, step_losses, ["loss"], {"name": cfg.run_dir})
+    return json.loads((Path(cfg.run_dir) / "checkpoint" / "state.json").read_text())
+
+
+def test_init_from_records_the_runs_behind_a_model(tmp_path):
+    first = _train(_Config(str(tmp_path / "a"), steps=3))
+    assert "lineage" not in first and first["step"] == 3
+    second = _train(_Config(str(tmp_path / "b"), init_from=str(tmp_path / "a/checkpoint"), steps=2))
+    assert second["step"] == 2  # its own steps: the schedule starts again
+    [parent] = second["lineage"]
+    assert parent["step"] == 3 and parent["checkpoint"].endswith("a/checkpoint")
+    assert parent["seconds"] == first["seconds"]
+    # A third generation keeps the whole chain, oldest first; resuming keeps it too.
+    third_cfg = _Config(str(tmp_path / "c"), init_from=str(tmp_path / "b/checkpoint"), steps=1)
+    third = _train(third_cfg)
+    assert [entry["step"] for entry in third["lineage"]] == [3, 2]
+    resumed = _train(_Config(third_cfg.run_dir, init_from=third_cfg.init_from, steps=2))
+    assert resumed["step"] == 2 and resumed["lineage"] == third["lineage"]
