@@ -3,7 +3,9 @@ run in its lineage, so provenance counts all the training behind a model."""
 
 from __future__ import annotations
 
+import csv
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +24,10 @@ class _Config:
     warmup_steps: int = 1
     log_every: int = 1
     checkpoint_minutes: float = 60.0
+    minutes: float = 0.0
 
 
-def _train(cfg: _Config) -> dict:
+def _train(cfg: _Config, step_seconds: float = 0.0) -> dict:
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
@@ -32,6 +35,7 @@ def _train(cfg: _Config) -> dict:
     inputs = torch.randn(16, 4)
 
     def step_losses(step: int) -> dict[str, torch.Tensor]:
+        time.sleep(step_seconds)
         return {"loss": model(inputs).pow(2).mean()}
 
     ctx = DistContext(0, 1, torch.device("cpu"))
@@ -53,3 +57,16 @@ def test_init_from_records_the_runs_behind_a_model(tmp_path):
     assert [entry["step"] for entry in third["lineage"]] == [3, 2]
     resumed = _train(_Config(third_cfg.run_dir, init_from=third_cfg.init_from, steps=2))
     assert resumed["step"] == 2 and resumed["lineage"] == third["lineage"]
+
+
+def test_a_time_budget_stops_the_run_annealed_and_saved(tmp_path):
+    cfg = _Config(str(tmp_path / "timed"), steps=10_000, lr=1e-2, minutes=0.5 / 60)
+    state = _train(cfg, step_seconds=0.05)  # 0.5 s of budget at 0.05 s a step
+    assert 5 <= state["step"] < 20, state["step"]  # stopped by the clock, not by `steps`
+    assert state["seconds"] >= 0.5
+    with open(tmp_path / "timed" / "log.csv") as file:
+        rates = [float(row["lr"]) for row in csv.DictReader(file)]
+    # The cosine followed the clock: from the peak down to near its floor (a tenth).
+    assert max(rates) == cfg.lr and rates[-1] < 0.3 * cfg.lr
+    # Resuming a finished budget trains no further.
+    assert _train(cfg, step_seconds=0.05)["step"] == state["step"]

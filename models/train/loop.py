@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+import torch.distributed as dist
 
 from reelpoet.models.train.checkpoint import load_checkpoint, save_checkpoint
 from reelpoet.models.train.distributed import (
@@ -59,12 +60,27 @@ def _ancestry(state: dict[str, Any], folder: Path) -> list[dict]:
     return [*state.get("lineage", []), record]
 
 
-def learning_rate(cfg: LoopConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth over the run."""
+def learning_rate(cfg: LoopConfig, step: int, time_used: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to a tenth over the run. With a time budget the decay
+    follows whichever is further along, steps or the share of the budget used (`time_used`),
+    so a run cut by the clock still ends annealed."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    progress = max(progress, min(1.0, time_used))
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _budget_used(cfg: LoopConfig, ctx: DistContext, training_seconds: float) -> float:
+    """Share of the run's time budget (`minutes`, 0 = none) its training time has used; rank 0's
+    clock decides for every rank, so all ranks stop at the same step."""
+    minutes = getattr(cfg, "minutes", 0.0) or 0.0
+    if minutes <= 0:
+        return 0.0
+    used = torch.tensor([training_seconds / (60.0 * minutes)], dtype=torch.float64)
+    if ctx.world_size > 1:
+        dist.broadcast(used, src=0)
+    return float(used.item())
 
 
 def resume(cfg: LoopConfig, model: torch.nn.Module, optimizer) -> Progress:
@@ -80,9 +96,9 @@ def resume(cfg: LoopConfig, model: torch.nn.Module, optimizer) -> Progress:
     return Progress()
 
 
-def _optimizer_step(cfg: LoopConfig, optimizer, model, terms: dict, step: int) -> None:
+def _optimizer_step(cfg: LoopConfig, optimizer, model, terms: dict, lr: float) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate(cfg, step)
+        group["lr"] = lr
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -100,7 +116,8 @@ def run_steps(
     state: dict[str, Any],
     stop_after: int | None = None,
 ) -> Progress:
-    """Train from `progress` to cfg.steps (or `stop_after` more steps); return where it ended.
+    """Train from `progress` to cfg.steps (or `stop_after` more steps, or until the run's
+    training time reaches `cfg.minutes` where the config has one); return where it ended.
 
     `columns` name the logged terms besides step, seconds and lr; `state` is saved (as JSON)
     into every checkpoint beside the step and training time.
@@ -111,23 +128,31 @@ def run_steps(
     step, end = progress.step, cfg.steps
     if stop_after is not None:
         end = min(end, step + stop_after)
-    seconds = lambda: round(progress.seconds + time.monotonic() - started, 1)  # noqa: E731
+    seconds = lambda: round(progress.seconds + time.monotonic() - started, 3)  # noqa: E731
+
+    def save() -> None:
+        record = {**state, "step": step, "seconds": seconds()}
+        if progress.lineage:
+            record["lineage"] = progress.lineage
+        save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, record)
+
     while step < end:
+        used = _budget_used(cfg, ctx, seconds())
+        if used >= 1.0:  # out of time: the steps so far are the run
+            if ctx.is_main and step > progress.step:
+                save()
+            break
+        lr = learning_rate(cfg, step, used)
         terms = step_losses(step)
-        _optimizer_step(cfg, optimizer, model, terms, step)
+        _optimizer_step(cfg, optimizer, model, terms, lr)
         step += 1
         if log is not None and (step % cfg.log_every == 0 or step == end):
             row = {name: round(value.item(), 5) for name, value in terms.items()}
-            log.write(
-                {**row, "step": step, "seconds": seconds(), "lr": learning_rate(cfg, step - 1)}
-            )
+            log.write({**row, "step": step, "seconds": seconds(), "lr": lr})
         if ctx.is_main and (
             time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or step == end
         ):
-            record = {**state, "step": step, "seconds": seconds()}
-            if progress.lineage:
-                record["lineage"] = progress.lineage
-            save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, record)
+            save()
             last_save = time.monotonic()
     return Progress(step, seconds(), progress.lineage)
 

@@ -68,6 +68,9 @@ class TrainConfig:
     recordings_dir: str = DEFAULT_RECORDINGS_DIR
     log_every: int = 25
     checkpoint_minutes: float = 5.0
+    # Training-time budget (0: none): stop there, with the cosine squeezed to end in time; for
+    # fixed-length sessions (a lent GPU's minutes). Counts the time of earlier resumes too.
+    minutes: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:

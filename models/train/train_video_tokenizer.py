@@ -52,6 +52,9 @@ class TrainConfig:
     prefetch: int = 0
     log_every: int = 25
     checkpoint_minutes: float = 5.0
+    # Training-time budget (0: none): stop there, with the cosine squeezed to end in time; for
+    # fixed-length sessions (a lent GPU's minutes). Counts the time of earlier resumes too.
+    minutes: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
