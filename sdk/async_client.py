@@ -33,9 +33,14 @@ class AsyncClient:
 
     @classmethod
     def remote(
-        cls, url: str, token: str | None = None, timeout: float = 30.0, retries: int = 3
+        cls,
+        url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        outage_s: float = 120.0,
     ) -> AsyncClient:
-        return cls(Client.remote(url, token=token, timeout=timeout, retries=retries))
+        return cls(Client.remote(url, token, timeout, retries, outage_s))
 
     async def aclose(self) -> None:
         close = getattr(self._client, "close", None)

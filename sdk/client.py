@@ -111,12 +111,16 @@ class Client:
 
     @staticmethod
     def remote(
-        url: str, token: str | None = None, timeout: float = 30.0, retries: int = 3
+        url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        outage_s: float = 120.0,
     ) -> RemoteClient:
         """The same methods against a `reelpoet serve` server at `url` (see RemoteClient)."""
         from reelpoet.sdk.remote_client import RemoteClient
 
-        return RemoteClient(url, token=token, timeout=timeout, retries=retries)
+        return RemoteClient(url, token=token, timeout=timeout, retries=retries, outage_s=outage_s)
 
     # -- generation from text or an image ---------------------------------------------------
     def text_to_video(self, prompt: str, seconds: float = 2.125, **options) -> Result:

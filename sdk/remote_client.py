@@ -40,6 +40,7 @@ from reelpoet.sdk.server.protocol import (
 
 _RETRY_STATUSES = (429, 503)  # busy: the same request may succeed later
 _BACKOFF_S, _BACKOFF_CAP_S = 0.5, 30.0  # 0.5, 1, 2, 4 ... seconds between tries
+_OUTAGE_POLL_S = 2.0  # while a job's server is down: look again this often
 
 
 class RemoteClient:
@@ -47,7 +48,10 @@ class RemoteClient:
 
     `token`: the server's bearer token; `timeout`: seconds each HTTP request may take
     (connecting, or waiting for the next bytes); `retries`: tries after the first for
-    connection errors, timeouts, 429 and 503. `transport`: an httpx transport (tests, proxies).
+    connection errors, timeouts, 429 and 503. `outage_s`: once a job is submitted, how long the
+    server may stay unreachable before the call gives up: a restarted server runs its
+    unfinished jobs again (docs/server.md), so a call waits through a restart and returns the
+    job's result. `transport`: an httpx transport (tests, proxies).
     """
 
     def __init__(
@@ -56,10 +60,11 @@ class RemoteClient:
         token: str | None = None,
         timeout: float = 30.0,
         retries: int = 3,
+        outage_s: float = 120.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url, self.retries = url.rstrip("/"), retries
+        self.url, self.retries, self.outage_s = url.rstrip("/"), retries, outage_s
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
@@ -99,8 +104,8 @@ class RemoteClient:
     def _follow(self, job_id: str, progress, cancelled) -> dict:
         """Read the job's event stream until it finishes, reporting progress and polling
         `cancelled` at every event (the server sends one at least every second); reconnects
-        when the stream breaks."""
-        failures, shown = 0, None
+        when the stream breaks, for up to `outage_s` of the server not answering."""
+        failures, shown, unreachable_since = 0, None, None
         while True:
             try:
                 with self._http.stream("GET", f"/v1/jobs/{job_id}/events") as response:
@@ -113,7 +118,7 @@ class RemoteClient:
                             raise CancelledError(f"cancelled; job {job_id} was cancelled too")
                         if not line.startswith("data:"):
                             continue
-                        status, failures = json.loads(line[5:]), 0
+                        status, failures, unreachable_since = json.loads(line[5:]), 0, None
                         step = (status["progress"]["done"], status["progress"]["total"])
                         if progress is not None and step[1] and step != shown:
                             shown = step
@@ -122,9 +127,11 @@ class RemoteClient:
                             return status
             except httpx.TransportError as exc:
                 failures += 1
-                if failures > self.retries:
-                    raise _transport_error(exc) from exc
-                time.sleep(_backoff(failures - 1))
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since > self.outage_s:
+                    error = _transport_error(exc)
+                    raise type(error)(f"{error} (job {job_id} stays on the server)") from exc
+                time.sleep(min(_backoff(failures - 1), _OUTAGE_POLL_S))
 
     def _outcome(self, status: dict) -> Result | float:
         state, error = status["state"], status.get("error") or {}

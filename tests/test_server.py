@@ -1,7 +1,8 @@
 """`reelpoet serve` as a real uvicorn process on 127.0.0.1, with the random test bundle: every
 task remote gives the local arrays for the same seed; concurrent jobs all finish; bad requests
 get a 4xx JSON error and the server keeps serving; idempotency keys, cancellation, limits (429
-with Retry-After), and a SIGKILL mid-job followed by a restart on the same data folder."""
+with Retry-After), and a SIGKILL or SIGTERM mid-job followed by a restart on the same data
+folder: unfinished jobs run again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +35,12 @@ TOKEN, OTHER_TOKEN = "token-" + "a" * 20, "token-" + "b" * 20
 class Server:
     """`reelpoet serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, bundle: Path, data_dir: Path, *options: str) -> None:
-        with socket.socket() as probe:  # a free port (the race with other programs is harmless)
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+    def __init__(self, bundle: Path, data_dir: Path, *options: str, port: int = 0) -> None:
+        if not port:
+            with socket.socket() as probe:  # a free port (the race with others is harmless)
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         tokens = data_dir.parent / f"{data_dir.name}.tokens"
         tokens.write_text(f"# test tokens\n{TOKEN}\n{OTHER_TOKEN}\n")
@@ -386,10 +390,9 @@ def killed_and_restarted(bundle_dir, tmp_path_factory):
         with Client.remote(first.url, token=TOKEN) as client:
             seen["finished"] = client.text_to_image("a star", seed=11)
         with first.http() as http, first.http(OTHER_TOKEN) as other:
-            long = {"task": "text_to_video", "params": {"prompt": "x", "seconds": 60}}
-            seen["running"] = http.post("/v1/jobs", json=long).json()["id"]
+            seen["running"] = http.post("/v1/jobs", json=LONG_JOB).json()["id"]
             _wait_for_progress(http, seen["running"])
-            quick = {"task": "text_to_image", "params": {"prompt": "x"}}
+            quick = {"task": "text_to_image", "params": {"prompt": "a star", "seed": 11}}
             seen["queued"] = http.post("/v1/jobs", json=quick).json()["id"]
             seen["over_token_limit"] = http.post("/v1/jobs", json=quick)
             seen["queue_full"] = other.post("/v1/jobs", json=quick)
@@ -401,11 +404,22 @@ def killed_and_restarted(bundle_dir, tmp_path_factory):
     second.stop()
 
 
+LONG_JOB = {"task": "text_to_video", "params": {"prompt": "x", "seconds": 60}}
+
+
 def _wait_for_progress(http: httpx.Client, job: str) -> None:
     deadline = time.monotonic() + 30
     while http.get(f"/v1/jobs/{job}").json()["progress"]["done"] == 0:
         assert time.monotonic() < deadline, "the long job never started"
         time.sleep(0.05)
+
+
+def _wait_until_finished(http: httpx.Client, job: str) -> dict:
+    deadline = time.monotonic() + 60
+    while (status := http.get(f"/v1/jobs/{job}").json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    return status
 
 
 @pytest.mark.parametrize("refused", ["over_token_limit", "queue_full"])
@@ -427,17 +441,66 @@ def test_finished_results_survive_a_kill(killed_and_restarted):
     assert np.array_equal(decode_result(response.content).frames, finished.frames)
 
 
-def test_jobs_unfinished_at_a_kill_are_reported_interrupted(killed_and_restarted):
+def test_jobs_unfinished_at_a_kill_run_again_after_the_restart(killed_and_restarted):
     server, seen = killed_and_restarted
     with server.http() as http:
-        for job in (seen["running"], seen["queued"]):
+        # The job that was running when the server died runs again (oldest first) ...
+        _wait_for_progress(http, seen["running"])
+        running = http.get(f"/v1/jobs/{seen['running']}").json()
+        assert running["state"] == "running" and running["attempts"] == 2, running
+        http.delete(f"/v1/jobs/{seen['running']}")  # (it is long: the test stops it here)
+        assert _wait_until_finished(http, seen["running"])["state"] == "cancelled"
+        # ... and the one that was waiting runs after it, to the result it would have had.
+        queued = _wait_until_finished(http, seen["queued"])
+        assert queued["state"] == "succeeded" and queued["attempts"] == 1, queued
+        result = decode_result(http.get(queued["result"]).content)
+    assert np.array_equal(result.frames, seen["finished"].frames)  # same prompt and seed
+
+
+def test_a_remote_call_waits_through_a_server_restart(bundle_dir, tmp_path, local):
+    """Kill the server while a client waits on its job, start it again on the same port and
+    folder: the call returns the job's result, the same frames as running it locally."""
+    data = tmp_path / "data"
+    servers = [Server(bundle_dir, data)]
+    running = threading.Event()
+    try:
+        with Client.remote(servers[0].url, token=TOKEN) as client, ThreadPoolExecutor(1) as pool:
+            call = pool.submit(
+                client.text_to_video,
+                "a red ball",
+                seconds=4.25,
+                seed=5,
+                progress=lambda done, total: running.set(),
+            )
+            assert running.wait(60), "the job never reported progress"
+            servers[0].stop(signal.SIGKILL)
+            servers.append(Server(bundle_dir, data, port=servers[0].port))
+            result = call.result(timeout=120)
+    finally:
+        servers[-1].stop()
+    expected = local.text_to_video("a red ball", seconds=4.25, seed=5)
+    assert np.array_equal(result.frames, expected.frames)
+
+
+def test_a_graceful_stop_requeues_the_running_job_without_counting_it(bundle_dir, tmp_path):
+    data = tmp_path / "data"
+    first = Server(bundle_dir, data)
+    try:
+        with first.http() as http:
+            job = http.post("/v1/jobs", json=LONG_JOB).json()["id"]
+            _wait_for_progress(http, job)
+    finally:
+        first.stop(signal.SIGTERM)
+    second = Server(bundle_dir, data)
+    try:
+        with second.http() as http:
+            _wait_for_progress(http, job)
             status = http.get(f"/v1/jobs/{job}").json()
-            assert status["state"] == "interrupted", status
-            assert status["error"]["type"] == "JobInterruptedError"
-            assert "submit it again" in status["error"]["message"]
-            assert http.get(f"/v1/jobs/{job}/result").status_code == 422
-    with Client.remote(server.url, token=TOKEN) as client:  # and it serves on
-        assert client.text_to_image("a star", seed=11).frames.shape == (1, 64, 64, 3)
+            assert status["state"] == "running" and status["attempts"] == 1, status
+            http.delete(f"/v1/jobs/{job}")
+            assert _wait_until_finished(http, job)["state"] == "cancelled"
+    finally:
+        second.stop()
 
 
 def test_no_auth_is_refused_off_loopback(capsys, monkeypatch):

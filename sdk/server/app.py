@@ -76,8 +76,13 @@ _STATUS = (
 )
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 _EVENT_POLL_S, _KEEPALIVE_S = 0.1, 1.0  # SSE: check the job this often; comment when quiet
-RESTARTED = (
-    "the server stopped (crashed or restarted) while the job was queued or running; submit it again"
+UPLOADS_LOST = (
+    "the server stopped (crashed or restarted) while the job was queued or running, and its "
+    "uploads did not survive; submit it again"
+)
+GAVE_UP = (
+    "the server stopped each of the {} times it started this job, so it is not run again; "
+    "submit it again if it should be"
 )
 
 
@@ -217,6 +222,7 @@ class Api:
             "started": job.started,
             "finished": job.finished,
             "result": f"/v1/jobs/{job.id}/result" if job.state == states.SUCCEEDED else None,
+            "attempts": job.attempts,
         }
 
 
@@ -296,28 +302,44 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ServerError(f"the server failed ({type(exc).__name__})"))
 
 
-def open_data_dir(data_dir: Path) -> JobStore:
-    """The store under `data_dir`, recovered: jobs a crash left unfinished are marked
-    interrupted, their uploads and any half-written result are removed."""
+def open_data_dir(data_dir: Path) -> tuple[JobStore, list[str]]:
+    """The store under `data_dir`, recovered after a stop or crash, and the jobs to run again.
+
+    Jobs left queued or running are queued again when their uploads are all there and they
+    have been started fewer than MAX_ATTEMPTS times; the others are marked interrupted.
+    Half-written results and uploads of no job to run are removed."""
     (data_dir / "results").mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(data_dir / "uploads", ignore_errors=True)
-    (data_dir / "uploads").mkdir()
+    (data_dir / "uploads").mkdir(exist_ok=True)
     for partial in (data_dir / "results").glob(".*.partial*"):
         partial.unlink()
     store = JobStore(data_dir / "jobs.sqlite3")
-    interrupted = store.interrupt_unfinished(RESTARTED)
-    if interrupted:
+    resumed, interrupted = [], 0
+    for job in store.unfinished():
+        folder = data_dir / "uploads" / job.id
+        if job.attempts >= states.MAX_ATTEMPTS:
+            interrupted += store.interrupt(job.id, GAVE_UP.format(job.attempts))
+        elif not all((folder / name).is_file() for name in job.uploads.values()):
+            interrupted += store.interrupt(job.id, UPLOADS_LOST)
+        elif store.requeue(job.id):
+            resumed.append(job.id)
+    for folder in (data_dir / "uploads").iterdir():
+        if folder.name not in resumed:  # a refused submit's, or a finished job's
+            shutil.rmtree(folder, ignore_errors=True)
+    if resumed or interrupted:
         log.warning(
-            "%d job(s) were unfinished when the server last stopped: interrupted", interrupted
+            "unfinished when the server last stopped: %d job(s) queued again, %d interrupted",
+            len(resumed),
+            interrupted,
         )
-    return store
+    return store, resumed
 
 
 def create_app(config: ServerConfig, client: Client) -> Starlette:
-    store = open_data_dir(config.data_dir)
+    store, unfinished = open_data_dir(config.data_dir)
     runner = JobRunner(
         client, store, config.data_dir, config.workers, config.queue_size, config.per_token_jobs
     )
+    runner.resume(unfinished)
     api = Api(config, runner, store)
 
     @contextlib.asynccontextmanager

@@ -141,6 +141,11 @@ def openapi_schema() -> dict:
                         },
                         "error": {"type": ["object", "null"]},
                         "result": {"type": ["string", "null"]},
+                        "attempts": {
+                            "type": "integer",
+                            "description": "times a worker started the job: more than 1 when a "
+                            "server restart ran it again",
+                        },
                     },
                 },
                 "TaskParams": _task_params(),

@@ -56,18 +56,28 @@ class JobRunner:
         self._live: dict[str, Progress] = {}
         self._durations: deque[float] = deque(maxlen=20)  # recent job times, for Retry-After
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         for n in range(self.workers):
             # daemon: a stuck job never keeps the process alive; what it left unfinished is
-            # marked interrupted at the next start
+            # queued again at the next start
             thread = threading.Thread(target=self._work, name=f"reelpoet-job-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
+    def resume(self, job_ids: list[str]) -> None:
+        """Queue jobs a previous run of the server left unfinished (app.open_data_dir chose
+        them), ahead of new ones."""
+        for job_id in job_ids:
+            self._live[job_id] = Progress()
+            self._queue.put(job_id)
+
     def stop(self, wait_s: float = 5.0) -> None:
-        """Cancel what runs, stop the workers, and mark every unfinished job interrupted."""
+        """Take running jobs off their workers and stop. Unfinished jobs stay queued, with
+        their uploads, and run again at the next start."""
+        self._stopping.set()
         for live in list(self._live.values()):
             live.cancel.set()
         for _ in self._threads:
@@ -75,7 +85,6 @@ class JobRunner:
         deadline = time.monotonic() + wait_s
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self.store.interrupt_unfinished("the server stopped before the job finished")
 
     def alive(self) -> bool:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
@@ -132,11 +141,15 @@ class JobRunner:
     # -- work ---------------------------------------------------------------------------------
     def _work(self) -> None:
         while (job_id := self._queue.get()) is not None:
+            if self._stopping.is_set():
+                break  # queued jobs wait for the next start
             try:
                 self._run(job_id)
             finally:
                 self._live.pop(job_id, None)
-                shutil.rmtree(self.uploads / job_id, ignore_errors=True)
+                job = self.store.get(job_id)
+                if job is None or job.finished_state:  # a requeued job keeps its uploads
+                    shutil.rmtree(self.uploads / job_id, ignore_errors=True)
 
     def _run(self, job_id: str) -> None:
         live = self._live[job_id]
@@ -150,6 +163,9 @@ class JobRunner:
             with atomic_output(self.result_path(job_id)) as tmp:
                 tmp.write_bytes(encode_result(result))
         except CancelledError as exc:
+            if self._stopping.is_set():  # not the user's cancel: the server is stopping
+                self.store.requeue(job_id, count_attempt=False)
+                return
             state, error = states.CANCELLED, exc
         except ReelpoetError as exc:
             state, error = states.FAILED, exc

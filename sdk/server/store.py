@@ -3,7 +3,9 @@
 A job's row is written when it is accepted and on every change of state; progress lives in
 memory (runner.py), since it is only worth having while the job runs. Results are files beside
 the database (written atomically, see runner.py), so a finished job's row and its result survive
-a crash, and a row left `queued` or `running` by one is marked `interrupted` at the next start.
+a crash. A row left `queued` or `running` by a crash or a stop is queued again at the next start
+(app.open_data_dir), unless its uploads are gone or it has been started `MAX_ATTEMPTS` times
+already (a job that crashes the server must not crash it for ever): those are `interrupted`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 QUEUED, RUNNING = "queued", "running"
 SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = "succeeded", "failed", "cancelled", "interrupted"
 UNFINISHED = (QUEUED, RUNNING)
+MAX_ATTEMPTS = 3  # starts of one job, across restarts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -35,6 +38,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     done INTEGER NOT NULL DEFAULT 0,   -- progress when it finished (live progress: runner.py)
     total INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, -- times a worker started it (restarts resume jobs)
     UNIQUE (owner, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, owner);
@@ -57,6 +61,7 @@ class Job:
     finished: float | None = None
     done: int = 0
     total: int = 0
+    attempts: int = 0
 
     def with_uploads(self, uploads: dict) -> Job:
         return replace(self, uploads=uploads)
@@ -78,20 +83,37 @@ class JobStore:
             # WAL: readers never wait for the writer; the default FULL sync keeps commits durable.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "attempts" not in columns:  # a data folder from before jobs were resumed
+                self._db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def interrupt_unfinished(self, message: str) -> int:
-        """Mark every queued or running job interrupted (at start-up, after a crash or a stop)."""
-        error = json.dumps({"type": "JobInterruptedError", "message": message})
+    def unfinished(self) -> list[Job]:
+        """Jobs queued or running, oldest first (at start-up: what a stop or crash left)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE state IN (?, ?) ORDER BY created", UNFINISHED
+            ).fetchall()
+        return [self.get(row[0]) for row in rows]
+
+    def interrupt(self, job_id: str, message: str) -> bool:
+        """Give up on an unfinished job: `interrupted`, with why."""
+        error = {"type": "JobInterruptedError", "message": message}
+        return self.set_state(job_id, INTERRUPTED, error)
+
+    def requeue(self, job_id: str, count_attempt: bool = True) -> bool:
+        """Put an unfinished job back in the queue. `count_attempt=False` for a job a graceful
+        stop took off its worker: that start does not count towards MAX_ATTEMPTS."""
         with self._lock:
             cursor = self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE state IN (?, ?)",
-                (INTERRUPTED, error, time.time(), *UNFINISHED),
+                "UPDATE jobs SET state = ?, attempts = attempts - ? WHERE id = ? AND state IN "
+                "(?, ?)",
+                (QUEUED, 0 if count_attempt else 1, job_id, *UNFINISHED),
             )
-            return cursor.rowcount
+            return cursor.rowcount == 1
 
     def add(self, job: Job) -> Job:
         """Insert a new job; if its owner already used its idempotency key, the earlier job is
@@ -151,14 +173,15 @@ class JobStore:
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE jobs SET state = ?, error = ?, started = COALESCE(?, started), "
-                "finished = ?, done = COALESCE(?, done), total = COALESCE(?, total) "
-                f"WHERE id = ? AND state IN ({marks})",
+                "finished = ?, done = COALESCE(?, done), total = COALESCE(?, total), "
+                f"attempts = attempts + ? WHERE id = ? AND state IN ({marks})",
                 (
                     state,
                     error and json.dumps(error),
                     started,
                     finished,
                     *progress,
+                    1 if state == RUNNING else 0,
                     job_id,
                     *only_from,
                 ),
