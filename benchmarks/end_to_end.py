@@ -26,12 +26,13 @@ SAMPLING = SamplingConfig(temperature=0.9, top_k=256, guidance_scale=3.0, seed=0
 
 
 def fresh_bundle(folder: Path) -> Path:
-    from reelpoet.export.assemble_bundle import assemble_bundle, layout_for
+    from reelpoet.export.assemble_bundle import assemble_bundle
     from reelpoet.export.text_encoder_onnx import export_text_encoder
     from reelpoet.models.audio_tokenizer import PRESETS as AUDIO_PRESETS
     from reelpoet.models.audio_tokenizer import AudioTokenizer
     from reelpoet.models.lm import PrefixLM, preset_config
     from reelpoet.models.text_encoder import load_text_encoder
+    from reelpoet.models.tokenizer_layout import layout_for
     from reelpoet.models.video_tokenizer import PRESETS as VIDEO_PRESETS
     from reelpoet.models.video_tokenizer import VideoTokenizer
 

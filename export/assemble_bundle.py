@@ -26,26 +26,9 @@ from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
 from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
 from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
 from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
+from reelpoet.models.tokenizer_layout import FPS, layout_for
 from reelpoet.sdk import text_encoder as text_files
 from reelpoet.sdk.bundle import Bundle
-from reelpoet.sdk.token_layout import TokenLayout
-
-FPS = 8  # every training clip (world, photos, user video) is sampled at 8 fps (DESIGN.md)
-
-
-def layout_for(video: nn.Module, audio: nn.Module) -> TokenLayout:
-    """The token layout the tokenizers imply: code counts, and tokens a clip and an image."""
-    t, h, w = video.cfg.latent_shape
-    clip_seconds = video.cfg.num_frames / FPS
-    audio_frames = -(-round(clip_seconds * audio.cfg.sample_rate) // audio.cfg.hop)
-    return TokenLayout(
-        video_codes=2**video.cfg.codebook_bits,
-        video_tokens_per_clip=t * h * w,
-        video_tokens_per_image=h * w,
-        audio_codes=audio.cfg.codebook_size,
-        audio_levels=audio.cfg.num_levels,
-        audio_tokens_per_clip=audio_frames * audio.cfg.num_levels,
-    )
 
 
 def assemble_bundle(

@@ -87,10 +87,11 @@ def bundle_dir(tmp_path_factory):
     stand-in text encoder): for runtime plumbing tests, assembled once per session."""
     import torch
 
-    from reelpoet.export.assemble_bundle import assemble_bundle, layout_for
+    from reelpoet.export.assemble_bundle import assemble_bundle
     from reelpoet.models.audio_tokenizer import PRESETS as AUDIO_PRESETS
     from reelpoet.models.audio_tokenizer import AudioTokenizer
     from reelpoet.models.lm import LMConfig, PrefixLM
+    from reelpoet.models.tokenizer_layout import layout_for
     from reelpoet.models.video_tokenizer import PRESETS as VIDEO_PRESETS
     from reelpoet.models.video_tokenizer import VideoTokenizer
 

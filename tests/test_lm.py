@@ -124,6 +124,9 @@ class FakeTokenizers:
     """Deterministic stand-ins for the trained tokenizers: codes from pixel statistics, so the
     cache is learnable, without loading any checkpoint."""
 
+    layout = TokenLayout()
+    image_size = 64
+
     def video_codes(self, clips: np.ndarray) -> np.ndarray:
         n = len(clips)
         latents = clips[:, ::4].reshape(n, -1, 8, 8, 8, 8, 3).mean(axis=(3, 5))  # (N, t, 8, 8, 3)
@@ -161,6 +164,17 @@ def test_cache_holds_every_task_input(cache_dir):
     for task in SOURCES:
         tokens = sequences.sequence(task, 0)
         assert len(tokens) == LAYOUT.sequence_length(task)
+
+
+def test_the_cache_records_its_tokenizers_layout_and_refuses_another(cache_dir, tmp_path):
+    assert (cache_dir / lm_cache.LAYOUT_FILE).exists()
+    assert lm_cache.cache_layout(cache_dir) == FakeTokenizers.layout
+    other = FakeTokenizers()
+    other.layout = TokenLayout(video_codes=2**18)  # the base tokenizer's vocabulary
+    with pytest.raises(ValueError, match="another token layout"):
+        lm_cache.build(cache_dir, other, clips=6, pairs=3, first_seed=2**20, log=lambda m: None)
+    # Codes of a 2^18 vocabulary do not fit int16: the cache widens them.
+    assert lm_cache.codes_dtype(2**12) == np.int16 and lm_cache.codes_dtype(2**18) == np.int32
 
 
 def test_cache_build_resumes_without_redoing_shards(cache_dir):

@@ -253,7 +253,10 @@ def write_samples(folder: Path, sheets: dict[str, list[np.ndarray]], sounds: lis
 
 
 def load_models(args: argparse.Namespace, workdir: Path) -> Models:
-    layout = TokenLayout()
+    state = json.loads((Path(args.checkpoint) / "state.json").read_text())
+    layout = (
+        TokenLayout.from_dict(state["token_layout"]) if "token_layout" in state else TokenLayout()
+    )
     lm = load_lm(args.checkpoint)
     if args.engine == "torch":
         generate_fn: Generate = lambda request, sampling: generate(lm, layout, request, sampling)  # noqa: E731

@@ -36,6 +36,7 @@ import torch
 from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
 from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
 from reelpoet.models.text_encoder import encode_prompts, load_text_encoder
+from reelpoet.models.tokenizer_layout import layout_for
 from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.sdk.task_inputs import (
@@ -45,8 +46,10 @@ from reelpoet.sdk.task_inputs import (
     luma,
     outpaint_box,
 )
+from reelpoet.sdk.token_layout import TokenLayout
 
 SHARD = 256
+LAYOUT_FILE = "layout.json"  # the token layout of the tokenizers the cache was built with
 # Second stream of a seed's generator: the masks must not change when the world does.
 _MASK_STREAM = 7
 
@@ -58,19 +61,21 @@ class Tokenizers:
         self.video = load_video_tokenizer(video_checkpoint)
         self.audio = load_audio_tokenizer(audio_checkpoint)
         self.text = load_text_encoder()
+        self.layout = layout_for(self.video, self.audio)
+        self.image_size = self.video.cfg.image_size
 
     @torch.no_grad()
     def video_codes(self, clips: np.ndarray) -> np.ndarray:
-        """(N, T, H, W, 3) float in [0, 1] -> (N, tokens) int16 codes, raster order t, y, x."""
+        """(N, T, H, W, 3) float in [0, 1] -> (N, tokens) codes, raster order t, y, x."""
         pixels = torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3).float()
         codes = torch.cat([self.video.encode(chunk) for chunk in pixels.split(16)])
-        return codes.flatten(1).numpy().astype(np.int16)
+        return codes.flatten(1).numpy().astype(codes_dtype(self.layout.video_codes))
 
     @torch.no_grad()
     def audio_codes(self, audio: np.ndarray) -> np.ndarray:
-        """(N, samples) -> (N, frames * levels) int16, frame-major interleaved."""
+        """(N, samples) -> (N, frames * levels) codes, frame-major interleaved."""
         codes = self.audio.encode(torch.from_numpy(audio).float())  # (N, T, K)
-        return codes.flatten(1).numpy().astype(np.int16)
+        return codes.flatten(1).numpy().astype(codes_dtype(self.layout.audio_codes))
 
     def text_embeddings(self, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
         embeddings, mask = encode_prompts(self.text, captions)
@@ -122,6 +127,32 @@ def pair_records(tokenizers: Tokenizers, seeds: list[int], world: WorldConfig) -
     }
 
 
+def codes_dtype(count: int) -> type:
+    """The smallest integer type for codes 0..count-1: int16 for the default tokenizers (2^12
+    video codes), int32 for the base one (2^18)."""
+    return np.int16 if count <= 2**15 else np.int32
+
+
+def cache_layout(folder: Path) -> TokenLayout:
+    """The token layout a cache's codes belong to; caches from before `layout.json` were all
+    built with the default tokenizers."""
+    path = Path(folder) / LAYOUT_FILE
+    return TokenLayout.from_dict(json.loads(path.read_text())) if path.exists() else TokenLayout()
+
+
+def _record_layout(out: Path, layout: TokenLayout) -> None:
+    """Write the layout, or check it against the one already there: one cache, one pair of
+    tokenizers (shards coded by different tokenizers would be silently wrong data)."""
+    path = out / LAYOUT_FILE
+    if path.exists():
+        if TokenLayout.from_dict(json.loads(path.read_text())) != layout:
+            raise ValueError(
+                f"{out} was built with tokenizers of another token layout; build into a new folder"
+            )
+        return
+    path.write_text(json.dumps(layout.to_dict(), indent=1))
+
+
 def _write_shard(path: Path, records: dict) -> None:
     temp = path.with_name(path.name + ".partial.npz")
     np.savez(temp, **records)
@@ -143,6 +174,10 @@ def build(
     """
     out.mkdir(parents=True, exist_ok=True)
     world = WorldConfig()
+    if tokenizers is not None:
+        _record_layout(out, tokenizers.layout)
+        # World clips at the tokenizer's size: 64x64 for the default, 128x128 for the base.
+        world = WorldConfig(width=tokenizers.image_size, height=tokenizers.image_size)
     # Pair seeds follow the clip seeds, so the two kinds never share a scene.
     plan = [
         ("clips", clip_records, first_seed, clips),

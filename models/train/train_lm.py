@@ -22,9 +22,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reelpoet.models.lm import PrefixLM, preset_config
 from reelpoet.models.train.distributed import DistContext
+from reelpoet.models.train.lm_cache import cache_layout
 from reelpoet.models.train.lm_tasks import Batch, TaskSequences, load_cache
 from reelpoet.models.train.loop import resume, run_steps, train_from_command_line
-from reelpoet.sdk.token_layout import Task, TokenLayout
+from reelpoet.sdk.token_layout import Task
 
 LOG_COLUMNS = ["loss", "bits_per_token", "task", "batch_size"]
 
@@ -63,7 +64,7 @@ def sequence_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
 
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> PrefixLM:
     torch.manual_seed(cfg.seed)
-    layout = TokenLayout()
+    layout = cache_layout(Path(cfg.cache))  # the tokenizers' vocabulary, whichever they are
     model_cfg = preset_config(cfg.preset, layout)
     model = PrefixLM(model_cfg).to(ctx.device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
