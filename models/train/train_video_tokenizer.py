@@ -46,9 +46,9 @@ class TrainConfig:
     graphics_fraction: float = 0.15  # see graphics_clips.py: saturated colours, edges, text
     user_video_folder: str | None = None
     user_video_fraction: float = 0.0
-    # 1: render the next batches in a worker process. Off by default: on the 2-core CPU it was
-    # slower (0.58 vs 0.50 s a step), the worker competing with training for the cores; on a
-    # GPU machine with spare cores, turn it on.
+    # Worker processes rendering the next batches. 0 by default: on the 2-core CPU one worker
+    # was slower (0.58 vs 0.50 s a step), competing with training for the cores; on a GPU
+    # machine give it the spare cores (a GPU step outruns one core's rendering many times).
     prefetch: int = 0
     log_every: int = 25
     checkpoint_minutes: float = 5.0
@@ -105,7 +105,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     )
     clips = TokenizerClips(mix, cfg.seed)
     make_batch = functools.partial(clips.batch, cfg.batch_size, ctx.rank)
-    batch_at = prefetched(make_batch, progress.step, cfg.steps, background=cfg.prefetch > 0)
+    batch_at = prefetched(make_batch, progress.step, cfg.steps, workers=cfg.prefetch)
 
     def step_losses(step: int) -> dict[str, torch.Tensor]:
         batch = batch_at(step).to(ctx.device)
