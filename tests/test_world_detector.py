@@ -236,3 +236,15 @@ def test_impact_times_merge_close_bounces():
         times = impact_times(truth)
         assert all(b - a >= 0.05 for a, b in itertools.pairwise(times))
         assert all(0 < t < truth.num_frames / truth.fps for t in times)
+
+
+def test_the_table_scores_a_round_trip_column_from_what_it_returns():
+    """The tokenizer column reads what the round trip gives back: the frames themselves score
+    as rendered, a grey screen finds no main colour."""
+    same = check.table(6, round_trip=lambda frames: frames).splitlines()
+    grey = check.table(6, round_trip=lambda frames: np.full_like(frames, 128)).splitlines()
+    assert same[0].endswith("through the tokenizer |")
+    colour = next(row for row in same if row.startswith("| main colour |")).split(" | ")
+    assert colour[2] == colour[4].rstrip(" |") and colour[2] != "0.0%"
+    grey_colour = next(row for row in grey if row.startswith("| main colour |")).split(" | ")
+    assert grey_colour[4].rstrip(" |") == "0.0%"

@@ -1,11 +1,14 @@
 """How well the frame and audio detectors read the world's own truth renders: a markdown table.
 
-    python -m reelpoet.models.eval.detector_check --count 256 [--first-seed 0]
+    python -m reelpoet.models.eval.detector_check --count 256 [--first-seed 0] [--bundle DIR]
 
 Each clip is read as rendered and again degraded like a tokenizer's output (`degrade`: Gaussian
-blur of sigma 1.5 px, 32 levels a channel). A fact is scored only on clips where it is well
-defined, and the table gives the number of such clips beside each accuracy. `truth_facts`
-decides, from the truth alone (never from a detector's output):
+blur of sigma 1.5 px, 32 levels a channel). With `--bundle`, a third column reads each clip
+after a round trip through that bundle's video tokenizer (encode, decode): the ceiling of what
+a generated clip can score, since the LM's output is decoded by the same decoder. A fact is
+scored only on clips where it is well defined, and the table gives the number of such clips
+beside each accuracy. `truth_facts` decides, from the truth alone (never from a detector's
+output):
 
 - an object *shows* on a frame when >= 50% of it is on screen and <= 50% hidden by later objects,
   and is *present* when it shows on >= 70% of frames; it *contrasts* when the median RGB
@@ -371,29 +374,42 @@ def audio_score(clips: list[CheckedClip], readings: list[ClipReading]) -> dict:
     return {"impacts": impacts, "sync": sync, "pitch": pitch}
 
 
-def table(count: int, first_seed: int = 0) -> str:
-    """The markdown table of docs/lm_eval.md for `count` clips from `first_seed`."""
+def tokenizer_round_trip(bundle_dir: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """frames -> the same frames coded and decoded by a bundle's video tokenizer (onnxruntime)."""
+    from reelpoet.sdk.bundle import load_bundle
+    from reelpoet.sdk.pipeline import Pipeline
+
+    codec = Pipeline.from_bundle(load_bundle(bundle_dir)).video
+    return lambda frames: codec.decode(codec.encode(frames))
+
+
+def table(count: int, first_seed: int = 0, round_trip: Callable | None = None) -> str:
+    """The markdown table of docs/lm_eval.md for `count` clips from `first_seed`; with
+    `round_trip` (tokenizer_round_trip), a column for clips through a video tokenizer."""
     clips = checked_clips(range(first_seed, first_seed + count), WorldConfig())
-    (clean, readings), (blurred, _) = score(clips), score(clips, degrade)
-    lines = [
-        "| fact | defined on | rendered | blurred + quantised |",
-        "|---|---|---|---|",
-    ]
+    columns = [score(clips), score(clips, degrade)]
+    header = "| fact | defined on | rendered | blurred + quantised |"
+    if round_trip is not None:
+        columns.append(score(clips, round_trip))
+        header += " through the tokenizer |"
+    (clean, readings), tallies = columns[0], [tally for tally, _ in columns]
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for name in FACTS:
-        a, b = clean[name], blurred[name]
-        lines.append(f"| {name} | {a.total} clips | {a.value:.1%} | {b.value:.1%} |")
-    a, b = clean["bounces"], blurred["bounces"]
-    lines.append(
-        f"| bounces in frames (F1, 1/8 s) | {a.true} bounces | {a.value:.1%} | {b.value:.1%} |"
-    )
+        cells = " | ".join(f"{t[name].value:.1%}" for t in tallies)
+        lines.append(f"| {name} | {clean[name].total} clips | {cells} |")
+    cells = " | ".join(f"{t['bounces'].value:.1%}" for t in tallies)
+    lines.append(f"| bounces in frames (F1, 1/8 s) | {clean['bounces'].true} bounces | {cells} |")
+    blank = " |" * (len(tallies) - 1)
     audio = audio_score(clips, readings)
     for name, key, unit in (
         ("impacts in audio (F1, 1/8 s)", "impacts", "impacts"),
         ("audio impacts vs frame bounces (F1, 1/8 s)", "sync", "bounces"),
     ):
-        lines.append(f"| {name} | {audio[key].true} {unit} | {audio[key].value:.1%} | |")
+        lines.append(f"| {name} | {audio[key].true} {unit} | {audio[key].value:.1%} |{blank}")
     pitch = audio["pitch"]
-    lines.append(f"| tone pitch within a semitone | {pitch.total} frames | {pitch.value:.1%} | |")
+    lines.append(
+        f"| tone pitch within a semitone | {pitch.total} frames | {pitch.value:.1%} |{blank}"
+    )
     return "\n".join(lines)
 
 
@@ -401,8 +417,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Accuracy of the world detectors on truth.")
     parser.add_argument("--count", type=int, default=256, help="clips (seeds) to read")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument(
+        "--bundle",
+        nargs="?",
+        const="",
+        help="also read clips through this bundle's video tokenizer (no DIR: the default)",
+    )
     args = parser.parse_args(argv)
-    print(table(args.count, args.first_seed))
+    round_trip = None if args.bundle is None else tokenizer_round_trip(args.bundle or None)
+    print(table(args.count, args.first_seed, round_trip))
 
 
 if __name__ == "__main__":
