@@ -239,12 +239,20 @@ def test_impact_times_merge_close_bounces():
 
 
 def test_the_table_scores_a_round_trip_column_from_what_it_returns():
-    """The tokenizer column reads what the round trip gives back: the frames themselves score
-    as rendered, a grey screen finds no main colour."""
-    same = check.table(6, round_trip=lambda frames: frames).splitlines()
-    grey = check.table(6, round_trip=lambda frames: np.full_like(frames, 128)).splitlines()
-    assert same[0].endswith("through the tokenizer |")
+    """The tokenizer column reads what the round trip gives back: the media themselves score
+    as rendered, a grey screen finds no main colour and silence no impact."""
+    keep = check.RoundTrip(frames=lambda frames: frames, audio=lambda audio, rate: audio)
+    flat = check.RoundTrip(
+        frames=lambda frames: np.full_like(frames, 128), audio=lambda audio, rate: 0 * audio
+    )
+    same, grey = check.table(6, round_trip=keep).splitlines(), check.table(6, round_trip=flat)
+    grey = grey.splitlines()
+    assert same[0].endswith("through the tokenizers |")
     colour = next(row for row in same if row.startswith("| main colour |")).split(" | ")
     assert colour[2] == colour[4].rstrip(" |") and colour[2] != "0.0%"
     grey_colour = next(row for row in grey if row.startswith("| main colour |")).split(" | ")
     assert grey_colour[4].rstrip(" |") == "0.0%"
+    impacts = next(row for row in same if row.startswith("| impacts in audio")).split(" | ")
+    assert impacts[2] == impacts[4].rstrip(" |") and impacts[3] == ""
+    silent = next(row for row in grey if row.startswith("| impacts in audio")).split(" | ")
+    assert silent[4].rstrip(" |") == "0.0%"

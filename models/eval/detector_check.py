@@ -356,12 +356,15 @@ def _within(times, span: tuple[float, float]) -> tuple[float, ...]:
     return tuple(t for t in times if span[0] <= t <= span[1])
 
 
-def audio_score(clips: list[CheckedClip], readings: list[ClipReading]) -> dict:
+def audio_score(clips: list[CheckedClip], readings: list[ClipReading], transform=None) -> dict:
     """Impacts against the truth; impacts against the bounces `readings` found in the frames
-    (sound-picture sync, as a generated pair is scored); tone pitch against object heights."""
+    (sound-picture sync, as a generated pair is scored); tone pitch against object heights.
+    Reads `transform(audio, sample_rate)` if given."""
     impacts, sync, pitch = EventTally(), EventTally(), Tally()
     for clip, reading in zip(clips, readings, strict=True):
         truth, audio = clip.sample.truth, clip.sample.audio
+        if transform is not None:
+            audio = transform(audio, truth.sample_rate)
         tolerance, span = 1.0 / truth.fps, bounce_span(truth)
         onsets = detect_onsets(audio, truth.sample_rate)
         impacts.add(onsets, impact_times(truth), tolerance)
@@ -374,24 +377,35 @@ def audio_score(clips: list[CheckedClip], readings: list[ClipReading]) -> dict:
     return {"impacts": impacts, "sync": sync, "pitch": pitch}
 
 
-def tokenizer_round_trip(bundle_dir: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """frames -> the same frames coded and decoded by a bundle's video tokenizer (onnxruntime)."""
+@dataclass(frozen=True)
+class RoundTrip:
+    """Media coded and decoded by a bundle's tokenizers (onnxruntime)."""
+
+    frames: Callable[[np.ndarray], np.ndarray]
+    audio: Callable[[np.ndarray, int], np.ndarray]
+
+
+def tokenizer_round_trip(bundle_dir: str | None = None) -> RoundTrip:
     from reelpoet.sdk.bundle import load_bundle
     from reelpoet.sdk.pipeline import Pipeline
 
-    codec = Pipeline.from_bundle(load_bundle(bundle_dir)).video
-    return lambda frames: codec.decode(codec.encode(frames))
+    pipeline = Pipeline.from_bundle(load_bundle(bundle_dir))
+    video, audio = pipeline.video, pipeline.audio
+    return RoundTrip(
+        frames=lambda frames: video.decode(video.encode(frames)),
+        audio=lambda samples, rate: audio.decode(audio.encode(samples, rate), len(samples)),
+    )
 
 
-def table(count: int, first_seed: int = 0, round_trip: Callable | None = None) -> str:
+def table(count: int, first_seed: int = 0, round_trip: RoundTrip | None = None) -> str:
     """The markdown table of docs/lm_eval.md for `count` clips from `first_seed`; with
-    `round_trip` (tokenizer_round_trip), a column for clips through a video tokenizer."""
+    `round_trip` (tokenizer_round_trip), a column for clips through a bundle's tokenizers."""
     clips = checked_clips(range(first_seed, first_seed + count), WorldConfig())
     columns = [score(clips), score(clips, degrade)]
     header = "| fact | defined on | rendered | blurred + quantised |"
     if round_trip is not None:
-        columns.append(score(clips, round_trip))
-        header += " through the tokenizer |"
+        columns.append(score(clips, round_trip.frames))
+        header += " through the tokenizers |"
     (clean, readings), tallies = columns[0], [tally for tally, _ in columns]
     lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for name in FACTS:
@@ -399,17 +413,18 @@ def table(count: int, first_seed: int = 0, round_trip: Callable | None = None) -
         lines.append(f"| {name} | {clean[name].total} clips | {cells} |")
     cells = " | ".join(f"{t['bounces'].value:.1%}" for t in tallies)
     lines.append(f"| bounces in frames (F1, 1/8 s) | {clean['bounces'].true} bounces | {cells} |")
-    blank = " |" * (len(tallies) - 1)
     audio = audio_score(clips, readings)
+    coded = None if round_trip is None else audio_score(clips, readings, round_trip.audio)
     for name, key, unit in (
         ("impacts in audio (F1, 1/8 s)", "impacts", "impacts"),
         ("audio impacts vs frame bounces (F1, 1/8 s)", "sync", "bounces"),
+        ("tone pitch within a semitone", "pitch", "frames"),
     ):
-        lines.append(f"| {name} | {audio[key].true} {unit} | {audio[key].value:.1%} |{blank}")
-    pitch = audio["pitch"]
-    lines.append(
-        f"| tone pitch within a semitone | {pitch.total} frames | {pitch.value:.1%} |{blank}"
-    )
+        count = audio[key].total if key == "pitch" else audio[key].true
+        cells = [f"{audio[key].value:.1%}", ""]  # sound is not blurred
+        if coded is not None:  # the tokenizer's sound against the frames as rendered
+            cells.append(f"{coded[key].value:.1%}")
+        lines.append(f"| {name} | {count} {unit} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
