@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reelpoet.models.data.user_video import UserVideoFolder, WindowSpec
 from reelpoet.models.train.graphics_clips import graphics_clip
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.models.world.photos import PHOTO_NAMES, crop_resized, photo_size
@@ -67,6 +66,10 @@ class TokenizerClips:
         self.world = WorldConfig(width=mix.size, height=mix.size, num_frames=mix.num_frames)
         self.user_videos = None
         if mix.user_video_fraction > 0:
+            # Imported here: reading user video needs PyAV and OpenTimelineIO, which a training
+            # machine without user video (a lent GPU box) need not have.
+            from reelpoet.models.data.user_video import UserVideoFolder, WindowSpec
+
             spec = WindowSpec(num_frames=mix.num_frames, size=(mix.size, mix.size))
             self.user_videos = UserVideoFolder(Path(mix.user_video_folder), spec)
 
