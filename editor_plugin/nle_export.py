@@ -142,7 +142,19 @@ def read_back(path: str | Path) -> otio.schema.Timeline:
     path = Path(path)
     adapter = FORMATS[format_for(path)][0]
     timeline = otio.adapters.read_from_file(str(path), adapter_name=adapter)
-    sidecar = sidecar_path(path)
-    if sidecar.is_file():
-        provenance.recover(timeline, otio.adapters.read_from_file(str(sidecar)))
+    restore_provenance(timeline, path)
     return timeline
+
+
+def restore_provenance(timeline: otio.schema.Timeline, path: Path) -> int:
+    """Put back the generation records an NLE format dropped, from the sidecar an export wrote
+    beside `path`; returns how many clips got theirs (0 without a readable sidecar: the NLE file
+    still opens, as any other)."""
+    sidecar = sidecar_path(Path(path))
+    if not sidecar.is_file():
+        return 0
+    try:
+        full = otio.adapters.read_from_file(str(sidecar), adapter_name="otio_json")
+    except Exception:  # a damaged or foreign sidecar must not stop the timeline from opening
+        return 0
+    return provenance.recover(timeline, full) if isinstance(full, otio.schema.Timeline) else 0

@@ -163,7 +163,10 @@ class EditorPanel(QWidget):
         self._on_changed()
         clips = document.timeline.find_clips()
         offline = [c for c in clips if media_paths.clip_media_path(c, document.base_dir) is None]
-        self.status.setText(f"{document.name}: {len(clips)} clips, {len(offline)} offline")
+        status = f"{document.name}: {len(clips)} clips, {len(offline)} offline"
+        if document.restored_records:
+            status += f", {document.restored_records} generation records from the export sidecar"
+        self.status.setText(status)
         autosave = document.newer_autosave()
         if autosave and self.confirm(f"Open the newer autosave {autosave.name}?"):
             recovered = TimelineDocument.open(autosave)

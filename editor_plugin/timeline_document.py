@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import opentimelineio as otio
 
-from reelpoet.editor_plugin import media_paths
+from reelpoet.editor_plugin import media_paths, nle_export
 from reelpoet.editor_plugin.edit_history import EditHistory
 from reelpoet.editor_plugin.errors import OverwriteRefusedError, UnsupportedTimelineError
 from reelpoet.sdk.atomic_file import atomic_output
@@ -60,6 +60,7 @@ class TimelineDocument:
         self._may_replace: set[Path] = set()  # files the user agreed to replace this session
         self._revision = 0  # counts changes, so autosave writes each state once
         self._autosaved_revision = 0
+        self.restored_records = 0  # generation records put back from an export's sidecar
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -83,7 +84,10 @@ class TimelineDocument:
         if not isinstance(timeline, otio.schema.Timeline):  # e.g. an EDL of several reels
             raise UnsupportedTimelineError(f"{path.name} holds no single timeline")
         own = path if path.suffix.lower() in SAVE_ADAPTERS else None
-        return cls(timeline, own, path.parent)
+        document = cls(timeline, own, path.parent)
+        if own is None:  # an NLE file: our export's sidecar has what the format dropped
+            document.restored_records = nle_export.restore_provenance(timeline, path)
+        return document
 
     @classmethod
     def around_media(cls, path: str | Path) -> TimelineDocument:

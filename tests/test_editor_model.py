@@ -458,6 +458,14 @@ def test_generated_clips_survive_export_and_reimport(generated, tmp_path, fmt):
     )
     with pytest.raises(OverwriteRefusedError):
         nle_export.export_timeline(generated.timeline, generated.base_dir, report.path)
+    # Opening the export in the panel's document restores the same records from the sidecar.
+    reopened = TimelineDocument.open(report.path)
+    assert _generated_clips(reopened.timeline) == want
+    assert (
+        reopened.restored_records >= len(want) and reopened.path is None
+    )  # FCPX: clip + its audio
+    report.sidecar.write_text("{ not json")  # a damaged sidecar: the file opens, bare
+    assert TimelineDocument.open(report.path).restored_records == 0
 
 
 def test_only_real_media_goes_out_and_the_sidecar_keeps_all(shared_data, tmp_path):
