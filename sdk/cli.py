@@ -389,6 +389,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         queue_size=args.queue_size,
         workers=args.workers,
         per_token_jobs=args.per_token_jobs,
+        keep_results_hours=args.keep_results_hours,
         bundle=args.bundle,
         threads=args.threads,
     )
@@ -450,6 +451,12 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=8,
         help="unfinished jobs one token may have before 429 (default 8)",
+    )
+    serve.add_argument(
+        "--keep-results-hours",
+        type=float,
+        default=168,
+        help="delete a job's result this long after it finished; 0 keeps results (default 168)",
     )
     serve.add_argument(
         "--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV_VAR} or embedded)"

@@ -133,5 +133,10 @@ class JobInterruptedError(RemoteError):
     it again."""
 
 
+class ResultExpiredError(RemoteError):
+    """The job succeeded, but the server has since deleted its result (it keeps results for
+    `--keep-results-hours`); run the job again."""
+
+
 class ServerError(RemoteError):
     """The server failed (HTTP 5xx) or answered something this client cannot read."""

@@ -482,6 +482,27 @@ def test_a_remote_call_waits_through_a_server_restart(bundle_dir, tmp_path, loca
     assert np.array_equal(result.frames, expected.frames)
 
 
+def test_results_are_deleted_after_their_keep_time(bundle_dir, tmp_path):
+    data = tmp_path / "data"
+    server = Server(bundle_dir, data, "--keep-results-hours", str(2 / 3600))  # two seconds
+    try:
+        with server.http() as http:
+            quick = {"task": "text_to_image", "params": {"prompt": "a star", "seed": 1}}
+            job = http.post("/v1/jobs", json=quick).json()["id"]
+            assert _wait_until_finished(http, job)["state"] == "succeeded"
+            deadline = time.monotonic() + 30
+            while not (status := http.get(f"/v1/jobs/{job}").json())["expired"]:
+                assert time.monotonic() < deadline, status
+                time.sleep(0.2)
+            assert status["state"] == "succeeded" and status["result"] is None
+            response = http.get(f"/v1/jobs/{job}/result")
+            assert response.status_code == 410
+            assert response.json()["error"]["type"] == "ResultExpiredError"
+            assert not (data / "results" / f"{job}.npz").exists()
+    finally:
+        server.stop()
+
+
 def test_a_graceful_stop_requeues_the_running_job_without_counting_it(bundle_dir, tmp_path):
     data = tmp_path / "data"
     first = Server(bundle_dir, data)

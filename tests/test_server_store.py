@@ -88,3 +88,15 @@ def test_a_data_folder_from_before_attempts_were_counted_opens(tmp_path):
     db.close()
     store, resumed = open_data_dir(data)
     assert resumed == ["a" * 32] and store.get("a" * 32).attempts == 0
+
+
+def test_only_old_succeeded_results_expire(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    for job_id, state in (("a" * 32, states.SUCCEEDED), ("b" * 32, states.FAILED)):
+        store.add(_job(job_id))
+        store.set_state(job_id, state)
+    store.add(_job("c" * 32))  # still queued
+    assert store.expire_results(finished_before=time.time() - 3600) == []  # all too recent
+    assert store.expire_results(finished_before=time.time() + 1) == ["a" * 32]
+    assert store.get("a" * 32).expired == 1 and store.get("b" * 32).expired == 0
+    assert store.expire_results(finished_before=time.time() + 1) == []  # once

@@ -44,6 +44,7 @@ from reelpoet.sdk.errors import (
     NotFoundError,
     RateLimitedError,
     ReelpoetError,
+    ResultExpiredError,
     ServerError,
     UploadTooLargeError,
 )
@@ -71,6 +72,7 @@ _STATUS = (
     (AuthenticationError, 401),
     (NotFoundError, 404),
     (RateLimitedError, 429),
+    (ResultExpiredError, 410),
     (InvalidRequestError, 422),
     (MediaError, 422),  # the upload is not usable media
 )
@@ -172,6 +174,12 @@ class Api:
         job = self._job(request)
         if job.state != states.SUCCEEDED:
             raise InvalidRequestError(f"job {job.id} is {job.state}: it has no result")
+        if job.expired:
+            hours = self.config.keep_results_hours
+            raise ResultExpiredError(
+                f"job {job.id}'s result was deleted {hours:g} hours after the job finished (the "
+                "server's --keep-results-hours); run it again"
+            )
         path = self.runner.result_path(job.id)
         return FileResponse(path, media_type="application/x-npz", filename=f"{job.id}.npz")
 
@@ -221,7 +229,12 @@ class Api:
             "created": job.created,
             "started": job.started,
             "finished": job.finished,
-            "result": f"/v1/jobs/{job.id}/result" if job.state == states.SUCCEEDED else None,
+            "result": (
+                f"/v1/jobs/{job.id}/result"
+                if job.state == states.SUCCEEDED and not job.expired
+                else None
+            ),
+            "expired": bool(job.expired),
             "attempts": job.attempts,
         }
 
@@ -322,6 +335,10 @@ def open_data_dir(data_dir: Path) -> tuple[JobStore, list[str]]:
             interrupted += store.interrupt(job.id, UPLOADS_LOST)
         elif store.requeue(job.id):
             resumed.append(job.id)
+    for result in (data_dir / "results").glob("*.npz"):  # a sweep cut short by a crash
+        job = store.get(result.stem)
+        if job is not None and job.expired:
+            result.unlink()
     for folder in (data_dir / "uploads").iterdir():
         if folder.name not in resumed:  # a refused submit's, or a finished job's
             shutil.rmtree(folder, ignore_errors=True)
@@ -337,7 +354,13 @@ def open_data_dir(data_dir: Path) -> tuple[JobStore, list[str]]:
 def create_app(config: ServerConfig, client: Client) -> Starlette:
     store, unfinished = open_data_dir(config.data_dir)
     runner = JobRunner(
-        client, store, config.data_dir, config.workers, config.queue_size, config.per_token_jobs
+        client,
+        store,
+        config.data_dir,
+        config.workers,
+        config.queue_size,
+        config.per_token_jobs,
+        config.keep_results_hours,
     )
     runner.resume(unfinished)
     api = Api(config, runner, store)

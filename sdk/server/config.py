@@ -28,6 +28,9 @@ class ServerConfig:
     threads: int | None = None
     # A .npz upload may expand to this many bytes in memory (zip files can compress well).
     max_array_bytes: int = field(default=4 * 1024**3)
+    # Results are deleted this long after their job finished (0: kept until deleted by hand):
+    # a server that runs for months must not fill its disk with results nobody fetches.
+    keep_results_hours: float = 168.0
 
     def __post_init__(self) -> None:
         if not self.auth and not is_loopback(self.host):
@@ -45,6 +48,8 @@ class ServerConfig:
         for name in ("queue_size", "workers", "per_token_jobs", "max_upload_bytes"):
             if getattr(self, name) < 1:
                 raise InvalidRequestError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.keep_results_hours < 0:
+            raise InvalidRequestError("keep_results_hours must be 0 (keep) or more")
         if not 0 <= self.port < 65536:
             raise InvalidRequestError(f"port must be in 0..65535, got {self.port}")
 

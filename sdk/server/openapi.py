@@ -141,6 +141,11 @@ def openapi_schema() -> dict:
                         },
                         "error": {"type": ["object", "null"]},
                         "result": {"type": ["string", "null"]},
+                        "expired": {
+                            "type": "boolean",
+                            "description": "the result was deleted after the server's keep "
+                            "time (GET .../result answers 410)",
+                        },
                         "attempts": {
                             "type": "integer",
                             "description": "times a worker started the job: more than 1 when a "

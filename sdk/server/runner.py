@@ -46,8 +46,10 @@ class JobRunner:
         workers: int,
         queue_size: int,
         per_token_jobs: int,
+        keep_results_hours: float = 0.0,
     ) -> None:
         self.client, self.store, self.data_dir = client, store, data_dir
+        self.keep_results_s = keep_results_hours * 3600.0
         self.workers, self.queue_size, self.per_token_jobs = workers, queue_size, per_token_jobs
         self.results = data_dir / "results"
         self.uploads = data_dir / "uploads"
@@ -66,6 +68,9 @@ class JobRunner:
             thread = threading.Thread(target=self._work, name=f"reelpoet-job-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.keep_results_s > 0:
+            sweeper = threading.Thread(target=self._sweep, name="reelpoet-results", daemon=True)
+            sweeper.start()
 
     def resume(self, job_ids: list[str]) -> None:
         """Queue jobs a previous run of the server left unfinished (app.open_data_dir chose
@@ -137,6 +142,30 @@ class JobRunner:
 
     def result_path(self, job_id: str) -> Path:
         return self.results / f"{job_id}.npz"
+
+    def expire_results(self) -> int:
+        """Delete the results of jobs that finished more than the keep time ago (marked expired
+        first, so a crash between the two leaves a stray file, never a job without its
+        result); returns how many."""
+        expired = self.store.expire_results(time.time() - self.keep_results_s)
+        for job_id in expired:
+            self.result_path(job_id).unlink(missing_ok=True)
+        if expired:
+            log.info(
+                "deleted %d result(s) kept longer than %.4g h",
+                len(expired),
+                self.keep_results_s / 3600,
+            )
+        return len(expired)
+
+    def _sweep(self) -> None:
+        # A tenth of the keep time between sweeps (at most 10 minutes, at least a second):
+        # a result outlives its keep time by at most that.
+        interval = min(600.0, max(1.0, self.keep_results_s / 10))
+        while True:
+            self.expire_results()
+            if self._stopping.wait(interval):
+                return
 
     # -- work ---------------------------------------------------------------------------------
     def _work(self) -> None:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     done INTEGER NOT NULL DEFAULT 0,   -- progress when it finished (live progress: runner.py)
     total INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0, -- times a worker started it (restarts resume jobs)
+    expired INTEGER NOT NULL DEFAULT 0,  -- 1: succeeded, result deleted after its keep time
     UNIQUE (owner, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, owner);
@@ -62,6 +63,7 @@ class Job:
     done: int = 0
     total: int = 0
     attempts: int = 0
+    expired: int = 0
 
     def with_uploads(self, uploads: dict) -> Job:
         return replace(self, uploads=uploads)
@@ -84,8 +86,11 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-            if "attempts" not in columns:  # a data folder from before jobs were resumed
-                self._db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            for column in ("attempts", "expired"):  # data folders of earlier versions
+                if column not in columns:
+                    self._db.execute(
+                        f"ALTER TABLE jobs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+                    )
 
     def close(self) -> None:
         with self._lock:
@@ -98,6 +103,18 @@ class JobStore:
                 "SELECT id FROM jobs WHERE state IN (?, ?) ORDER BY created", UNFINISHED
             ).fetchall()
         return [self.get(row[0]) for row in rows]
+
+    def expire_results(self, finished_before: float) -> list[str]:
+        """Mark succeeded jobs that finished before `finished_before` as expired; return their
+        ids (their result files are the caller's to delete, after this mark)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE state = ? AND expired = 0 AND finished < ?",
+                (SUCCEEDED, finished_before),
+            ).fetchall()
+            ids = [row[0] for row in rows]
+            self._db.executemany("UPDATE jobs SET expired = 1 WHERE id = ?", [(i,) for i in ids])
+        return ids
 
     def interrupt(self, job_id: str, message: str) -> bool:
         """Give up on an unfinished job: `interrupted`, with why."""
