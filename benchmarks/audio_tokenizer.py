@@ -23,7 +23,7 @@ import torch
 
 from reelpoet.export.audio_tokenizer_onnx import export_audio_tokenizer
 from reelpoet.models.audio_tokenizer import PRESETS, AudioTokenizer
-from reelpoet.models.eval.audio_tokenizer_eval import load_model
+from reelpoet.models.trained import load_audio_tokenizer
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.sdk.audio_codec import AudioCodec, AudioCodecSpec
 
@@ -74,7 +74,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = AudioTokenizer(PRESETS["default"]).eval()
     else:
-        model = load_model(args.checkpoint)
+        model = load_audio_tokenizer(args.checkpoint)
     rate = model.cfg.sample_rate
     audio = soundtrack(args.seconds, rate)
     with tempfile.TemporaryDirectory() as folder:

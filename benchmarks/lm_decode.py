@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
+from reelpoet.export.lm_onnx import export_lm, quantize_lm
 from reelpoet.models.lm import PrefixLM, preset_config
 from reelpoet.models.lm_sampler import generate
+from reelpoet.models.trained import load_lm
 from reelpoet.sdk.lm_engine import GenerationRequest, LMEngine
 from reelpoet.sdk.sampling import SamplingConfig
 from reelpoet.sdk.token_layout import Task, TokenLayout

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import torch
 
 from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
-from reelpoet.models.eval.video_tokenizer_eval import load_model
+from reelpoet.models.trained import load_video_tokenizer
 from reelpoet.models.video_tokenizer import PRESETS, VideoTokenizer
 from reelpoet.sdk.video_codec import VideoCodec, VideoCodecSpec
 
@@ -68,7 +68,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model(args.checkpoint) if args.checkpoint else VideoTokenizer(PRESETS["default"])
+    model = (
+        load_video_tokenizer(args.checkpoint)
+        if args.checkpoint
+        else VideoTokenizer(PRESETS["default"])
+    )
     model.eval()
     print(
         f"weights: {args.checkpoint or 'fresh default model'}; threads: {args.threads}; "

@@ -22,11 +22,10 @@ from torch import nn
 from reelpoet.export.audio_tokenizer_onnx import export_audio_tokenizer
 from reelpoet.export.bundle_writer import write_bundle
 from reelpoet.export.fp16_weights import store_weights_as_fp16
-from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
+from reelpoet.export.lm_onnx import export_lm, quantize_lm
 from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
-from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
-from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
 from reelpoet.models.tokenizer_layout import FPS, layout_for
+from reelpoet.models.trained import load_audio_tokenizer, load_lm, load_video_tokenizer
 from reelpoet.sdk import text_encoder as text_files
 from reelpoet.sdk.bundle import Bundle
 

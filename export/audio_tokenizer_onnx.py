@@ -28,7 +28,7 @@ from reelpoet.models.audio_tokenizer import (
     decoder_lookahead_frames,
     encoder_context_frames,
 )
-from reelpoet.models.eval.audio_tokenizer_eval import load_model
+from reelpoet.models.trained import load_audio_tokenizer
 from reelpoet.sdk.atomic_file import atomic_output
 
 ENCODER_FILE = "audio_encoder.onnx"
@@ -81,7 +81,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    for role, path in export_audio_tokenizer(load_model(args.checkpoint), args.out).items():
+    for role, path in export_audio_tokenizer(
+        load_audio_tokenizer(args.checkpoint), args.out
+    ).items():
         print(f"{role}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 

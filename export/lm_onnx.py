@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reelpoet.models.lm import LMConfig, PrefixLM
-from reelpoet.models.train.checkpoint import load_checkpoint
+from reelpoet.models.lm import PrefixLM
+from reelpoet.models.trained import load_lm
 from reelpoet.sdk.atomic_file import atomic_output
 
 LM_FILE = "lm.onnx"
@@ -111,13 +111,6 @@ def quantize_lm(fp32_path: Path, int8_path: Path) -> Path:
             op_types_to_quantize=["MatMul", "Gather"],
         )
     return int8_path
-
-
-def load_lm(checkpoint: Path) -> PrefixLM:
-    state = json.loads((checkpoint / "state.json").read_text())
-    model = PrefixLM(LMConfig(**state["model_config"]))
-    load_checkpoint(checkpoint, model)
-    return model.eval()
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from reelpoet.export.onnx_graph import export_method
-from reelpoet.models.eval.video_tokenizer_eval import load_model
+from reelpoet.models.trained import load_video_tokenizer
 from reelpoet.models.video_tokenizer import TEMPORAL_STRIDE, VideoTokenizer
 from reelpoet.sdk.atomic_file import atomic_output
 
@@ -59,7 +59,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    for role, path in export_video_tokenizer(load_model(args.checkpoint), args.out).items():
+    for role, path in export_video_tokenizer(
+        load_video_tokenizer(args.checkpoint), args.out
+    ).items():
         print(f"{role}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 

@@ -324,3 +324,17 @@ def test_choose_greedy_top_k_and_top_p():
 def test_bad_sampling_settings_are_refused(bad):
     with pytest.raises(InvalidRequestError):
         SamplingConfig(**bad)
+
+
+def test_the_cache_can_embed_captions_with_the_bundles_text_encoder():
+    """`--text-encoder bundle`: the runtime's int8 graph, close to the torch MiniLM."""
+    captions = ["a red ball bounces to the left", "the camera pans right over a green star"]
+    torch_embeddings, torch_mask = lm_cache._text_encoder("minilm")(captions)
+    onnx_embeddings, onnx_mask = lm_cache._text_encoder("bundle")(captions)
+    assert onnx_embeddings.shape == torch_embeddings.shape == (2, TEXT_SLOTS, 384)
+    assert np.array_equal(onnx_mask, torch_mask)
+    a, b = torch_embeddings[torch_mask], onnx_embeddings[onnx_mask]
+    cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert cosine.min() > 0.99
+    with pytest.raises(ValueError, match="minilm"):
+        lm_cache._text_encoder("clip")

@@ -23,8 +23,8 @@ from reelpoet.export.recover_checkpoint import (
 from reelpoet.export.video_tokenizer_onnx import export_video_tokenizer
 from reelpoet.models.audio_tokenizer import PRESETS as AUDIO_PRESETS
 from reelpoet.models.audio_tokenizer import AudioTokenizer
-from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
 from reelpoet.models.lm import PrefixLM, preset_config
+from reelpoet.models.trained import load_video_tokenizer
 from reelpoet.models.video_tokenizer import PRESETS as VIDEO_PRESETS
 from reelpoet.models.video_tokenizer import VideoTokenizer
 from reelpoet.sdk.token_layout import TokenLayout

@@ -38,8 +38,8 @@ from reelpoet.models.train.audio_clips import (
     soundfont_notes,
     speech_files,
 )
-from reelpoet.models.train.checkpoint import load_checkpoint
 from reelpoet.models.train.soundfont import SoundFont
+from reelpoet.models.trained import load_audio_tokenizer
 from reelpoet.models.world import WorldConfig, make_sample
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,16 +190,9 @@ def format_tables(results: dict[str, dict], num_levels: int) -> str:
     return "\n".join(lines)
 
 
-def load_model(checkpoint: Path) -> AudioTokenizer:
-    state = json.loads((checkpoint / "state.json").read_text())
-    model = AudioTokenizer(AudioTokenizerConfig.from_dict(state["model_config"]))
-    load_checkpoint(checkpoint, model)
-    return model.eval()
-
-
 def _codec(args: argparse.Namespace) -> tuple[Codec, AudioTokenizerConfig]:
     if args.onnx is None:
-        model = load_model(args.checkpoint)
+        model = load_audio_tokenizer(args.checkpoint)
         return TorchCodec(model), model.cfg
     from reelpoet.sdk.audio_codec import AudioCodec, AudioCodecSpec
 

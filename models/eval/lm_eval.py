@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from reelpoet.export.lm_onnx import export_lm, load_lm, quantize_lm
+from reelpoet.export.lm_onnx import export_lm, quantize_lm
 from reelpoet.models.eval.audio_onsets import (
     detect_onsets,
     dominant_pitch,
@@ -34,14 +34,13 @@ from reelpoet.models.eval.audio_onsets import (
     onset_f1,
     pitch_agreement,
 )
-from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
-from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
 from reelpoet.models.eval.world_detector import drift, read_clip, seam_psnr
 from reelpoet.models.lm import PrefixLM
 from reelpoet.models.lm_sampler import generate
 from reelpoet.models.text_encoder import encode_prompts, load_text_encoder
 from reelpoet.models.train.lm_tasks import TaskSequences, load_cache
 from reelpoet.models.train.train_lm import sequence_loss
+from reelpoet.models.trained import load_audio_tokenizer, load_lm, load_video_tokenizer
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.models.world.heldout_captions import heldout_caption
 from reelpoet.models.world.truth import SceneTruth

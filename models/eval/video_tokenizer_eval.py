@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from reelpoet.models.eval.image_metrics import code_usage, psnr, ssim
-from reelpoet.models.train.checkpoint import load_checkpoint
+from reelpoet.models.trained import load_video_tokenizer
 from reelpoet.models.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.sdk.media import read_video
@@ -111,13 +111,6 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def load_model(checkpoint: Path) -> VideoTokenizer:
-    state = json.loads((checkpoint / "state.json").read_text())
-    model = VideoTokenizer(VideoTokenizerConfig(**state["model_config"]))
-    load_checkpoint(checkpoint, model)
-    return model.eval()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate a video tokenizer checkpoint.")
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -125,7 +118,7 @@ def main() -> None:
     parser.add_argument("--procedural-count", type=int, default=256)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    model = load_model(args.checkpoint)
+    model = load_video_tokenizer(args.checkpoint)
     results = evaluate(torch_round_trip(model), model.cfg, args.media_dir, args.procedural_count)
     print(format_table(results))
     if args.json:

@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reelpoet.models.eval.audio_tokenizer_eval import load_model as load_audio_tokenizer
-from reelpoet.models.eval.video_tokenizer_eval import load_model as load_video_tokenizer
 from reelpoet.models.text_encoder import encode_prompts, load_text_encoder
 from reelpoet.models.tokenizer_layout import layout_for
 from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
+from reelpoet.models.trained import load_audio_tokenizer, load_video_tokenizer
 from reelpoet.models.world import WorldConfig, make_sample
 from reelpoet.sdk.task_inputs import (
     blank_inside,
@@ -57,10 +56,12 @@ _MASK_STREAM = 7
 class Tokenizers:
     """The trained video and audio tokenizers and the text encoder, in eval mode."""
 
-    def __init__(self, video_checkpoint: Path, audio_checkpoint: Path) -> None:
+    def __init__(
+        self, video_checkpoint: Path, audio_checkpoint: Path, text_encoder: str = "minilm"
+    ) -> None:
         self.video = load_video_tokenizer(video_checkpoint)
         self.audio = load_audio_tokenizer(audio_checkpoint)
-        self.text = load_text_encoder()
+        self.text = _text_encoder(text_encoder)
         self.layout = layout_for(self.video, self.audio)
         self.image_size = self.video.cfg.image_size
 
@@ -78,8 +79,27 @@ class Tokenizers:
         return codes.flatten(1).numpy().astype(codes_dtype(self.layout.audio_codes))
 
     def text_embeddings(self, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        embeddings, mask = encode_prompts(self.text, captions)
-        return embeddings.numpy().astype(np.float16), mask.numpy()
+        embeddings, mask = self.text(captions)
+        return np.asarray(embeddings).astype(np.float16), np.asarray(mask)
+
+
+def _text_encoder(source: str):
+    """captions -> (embeddings, mask). "minilm": the pinned MiniLM in torch (the package's
+    88 MB of weights); "bundle": the default bundle's int8 ONNX graph, exactly what the runtime
+    feeds the LM (and small enough to travel to a lent GPU machine with the repo)."""
+    if source == "minilm":
+        model = load_text_encoder()
+        return lambda captions: tuple(t.numpy() for t in encode_prompts(model, captions))
+    if source == "bundle":
+        from reelpoet.sdk.bundle import load_bundle
+        from reelpoet.sdk.text_encoder import TextEncoder, TextEncoderSpec
+
+        bundle = load_bundle(None)
+        entry = bundle.model("text_encoder")
+        TextEncoderSpec.from_config(entry.config)  # refuses a graph made for another prefix
+        encoder = TextEncoder(bundle.file(entry.file), bundle.file(entry.config["tokenizer"]))
+        return lambda captions: tuple(encoder.encode(captions))
+    raise ValueError(f"text encoder must be 'minilm' or 'bundle', not {source!r}")
 
 
 def clip_records(tokenizers: Tokenizers, seeds: list[int], world: WorldConfig) -> dict:
@@ -209,12 +229,18 @@ def main() -> None:
     parser.add_argument(
         "--part", default="0/1", help="I/N: build every N-th shard from the I-th (N processes)"
     )
+    parser.add_argument(
+        "--text-encoder",
+        choices=("minilm", "bundle"),
+        default="minilm",
+        help="caption embeddings from the torch MiniLM (default) or the bundle's int8 graph",
+    )
     args = parser.parse_args()
     index, count = (int(n) for n in args.part.split("/"))
     if not 0 <= index < count:
         parser.error(f"--part {args.part}: want I/N with 0 <= I < N")
     first_seed = 0 if args.held_out else FIRST_TRAINING_SEED
-    tokenizers = Tokenizers(args.video_checkpoint, args.audio_checkpoint)
+    tokenizers = Tokenizers(args.video_checkpoint, args.audio_checkpoint, args.text_encoder)
     build(args.out, tokenizers, args.clips, args.pairs, first_seed, part=(index, count))
 
 
