@@ -25,6 +25,7 @@ class _Config:
     log_every: int = 1
     checkpoint_minutes: float = 60.0
     minutes: float = 0.0
+    session_minutes: float = 0.0
 
 
 def _train(cfg: _Config, step_seconds: float = 0.0) -> dict:
@@ -70,3 +71,14 @@ def test_a_time_budget_stops_the_run_annealed_and_saved(tmp_path):
     assert max(rates) == cfg.lr and rates[-1] < 0.3 * cfg.lr
     # Resuming a finished budget trains no further.
     assert _train(cfg, step_seconds=0.05)["step"] == state["step"]
+
+
+def test_a_session_limit_stops_with_a_checkpoint_and_the_schedule_untouched(tmp_path):
+    cfg = _Config(str(tmp_path / "run"), steps=40, lr=1e-2, session_minutes=0.3 / 60)
+    first = _train(cfg, step_seconds=0.05)
+    assert 2 <= first["step"] < 40  # stopped by this process's limit, saved
+    with open(tmp_path / "run" / "log.csv") as file:
+        rates = [float(row["lr"]) for row in csv.DictReader(file)]
+    assert rates[-1] > 0.9 * cfg.lr  # the cosine over 40 steps has barely begun
+    second = _train(cfg, step_seconds=0.05)  # the same command goes on from there
+    assert second["step"] > first["step"]

@@ -96,6 +96,15 @@ def resume(cfg: LoopConfig, model: torch.nn.Module, optimizer) -> Progress:
     return Progress()
 
 
+def _agreed(ctx: DistContext, flag: bool) -> bool:
+    """Rank 0's `flag`, on every rank."""
+    if ctx.world_size == 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0])
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
 def _optimizer_step(cfg: LoopConfig, optimizer, model, terms: dict, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -136,9 +145,13 @@ def run_steps(
             record["lineage"] = progress.lineage
         save_checkpoint(Path(cfg.run_dir) / "checkpoint", model, optimizer, record)
 
+    session_s = 60.0 * (getattr(cfg, "session_minutes", 0.0) or 0.0)
     while step < end:
         used = _budget_used(cfg, ctx, seconds())
-        if used >= 1.0:  # out of time: the steps so far are the run
+        # Out of the run's time (the steps so far are the run), or of this process's: a
+        # checkpoint to resume from, with the schedule untouched.
+        this_process = time.monotonic() - started
+        if used >= 1.0 or _agreed(ctx, session_s > 0 and this_process >= session_s):
             if ctx.is_main and step > progress.step:
                 save()
             break

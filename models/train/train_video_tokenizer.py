@@ -55,6 +55,9 @@ class TrainConfig:
     # Training-time budget (0: none): stop there, with the cosine squeezed to end in time; for
     # fixed-length sessions (a lent GPU's minutes). Counts the time of earlier resumes too.
     minutes: float = 0.0
+    # Stop this process after so many minutes with a checkpoint, the schedule untouched (a
+    # command with a time limit, the end of a session); resume with the same command.
+    session_minutes: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
