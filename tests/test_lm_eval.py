@@ -12,6 +12,7 @@ from reelpoet.models.lm import PrefixLM, preset_config
 from reelpoet.models.lm_sampler import generate
 from reelpoet.models.train import lm_cache
 from reelpoet.models.train.lm_tasks import load_cache
+from reelpoet.sdk.sampling import SamplingConfig
 from reelpoet.sdk.token_layout import Task, TokenLayout
 
 from .test_lm import FakeTokenizers
@@ -90,3 +91,20 @@ def test_masked_fill_scores_tell_the_truth_from_a_wrong_output(heldout):
         bad = lm_eval.masked_fill(_models(wrong), task, clips, 3)
         assert good["kept_psnr_db"] > bad["kept_psnr_db"] + 5
         assert good["filled_psnr_db"] > bad["filled_psnr_db"] + 5
+
+
+def test_tasks_and_sampling_can_be_chosen(heldout):
+    seen = []
+    models = _models()
+    inner = models.generate
+
+    def recording(request, sampling):
+        seen.append(sampling)
+        return inner(request, sampling)
+
+    models.generate = recording
+    models.sampling = SamplingConfig(temperature=0.5, top_k=8, guidance_scale=2.0)
+    results = lm_eval.evaluate(models, heldout, count=2, samples_dir=None, tasks={Task.INPAINT})
+    assert set(results) == {"inpaint"} and "kept_psnr_db" in results["inpaint"]
+    assert seen and all((s.temperature, s.top_k, s.guidance_scale) == (0.5, 8, 2.0) for s in seen)
+    assert [s.seed for s in seen] == list(range(len(seen)))  # seeds still per sample

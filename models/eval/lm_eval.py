@@ -14,6 +14,7 @@ Writes contact sheets (PNG) and soundtracks (WAV) of the first samples to `--sam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import tempfile
@@ -63,6 +64,7 @@ class Models:
     video: torch.nn.Module
     audio: torch.nn.Module
     text: torch.nn.Module
+    sampling: SamplingConfig = SAMPLING  # the shipped defaults; lm_eval's flags change them
 
     def prompt(self, captions: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         embeddings, mask = encode_prompts(self.text, captions)
@@ -104,7 +106,7 @@ def text_to_video(models: Models, task: Task, count: int, sheet: list) -> dict:
     prompts = models.prompt(captions)
     for sample, (text, mask), seed in zip(samples, prompts, seeds, strict=True):
         request = GenerationRequest(task, text, mask)
-        sampling = SamplingConfig(**{**SAMPLING.__dict__, "seed": seed})
+        sampling = dataclasses.replace(models.sampling, seed=seed)
         frames = models.frames(models.generate(request, sampling))
         reading = read_clip(frames)
         obj = sample.truth.objects[0]
@@ -135,7 +137,7 @@ def continuation(models: Models, pairs: dict, count: int) -> dict:
         clip = pairs["video"][i].tolist()
         pieces = [models.frames(clip)]
         for step in range(EXTENSIONS if i < count // 4 else 1):
-            sampling = SamplingConfig(**{**SAMPLING.__dict__, "seed": seed * 10 + step})
+            sampling = dataclasses.replace(models.sampling, seed=seed * 10 + step)
             clip = models.generate(GenerationRequest(Task.CONTINUATION, text, mask, clip), sampling)
             pieces.append(models.frames(clip))
         seams.append(seam_psnr(pieces[0][-1], pieces[1][0]))
@@ -170,7 +172,7 @@ def masked_fill(models: Models, task: Task, clips: dict, count: int) -> dict:
     prompts = models.prompt([str(c) for c in clips["caption"][:count]])
     for i, (text, mask) in enumerate(prompts):
         request = GenerationRequest(task, text, mask, clips[in_key][i].tolist())
-        sampling = SamplingConfig(**{**SAMPLING.__dict__, "seed": i})
+        sampling = dataclasses.replace(models.sampling, seed=i)
         frames = models.frames(models.generate(request, sampling))
         truth = make_sample(int(clips["seed"][i])).frames.astype(np.float32) / 255
         x0, y0, x1, y1 = (int(v) for v in clips[box_key][i])
@@ -199,7 +201,7 @@ def video_to_audio(models: Models, clips: dict, count: int, sounds: list) -> dic
     for i, (text, mask) in enumerate(prompts):
         truth = _truth(clips, i)
         request = GenerationRequest(Task.VIDEO_TO_AUDIO, text, mask, clips["video"][i].tolist())
-        sampling = SamplingConfig(**{**SAMPLING.__dict__, "seed": i})
+        sampling = dataclasses.replace(models.sampling, seed=i)
         audio = models.sound(models.generate(request, sampling))
         scores.append(onset_f1(detect_onsets(audio, 16000), impact_times(truth), 1 / truth.fps))
         if len(sounds) < 4:
@@ -219,7 +221,7 @@ def text_to_audio(models: Models, clips: dict, count: int, sounds: list) -> dict
     prompts = models.prompt([str(c) for c in clips["caption"][:count]])
     for i, (text, mask) in enumerate(prompts):
         truth = _truth(clips, i)
-        sampling = SamplingConfig(**{**SAMPLING.__dict__, "seed": i})
+        sampling = dataclasses.replace(models.sampling, seed=i)
         audio = models.sound(
             models.generate(GenerationRequest(Task.TEXT_TO_AUDIO, text, mask), sampling)
         )
@@ -276,27 +278,40 @@ def load_models(args: argparse.Namespace, workdir: Path) -> Models:
     )
 
 
-def evaluate(models: Models, heldout: Path, count: int, samples_dir: Path | None) -> dict:
+def evaluate(
+    models: Models,
+    heldout: Path,
+    count: int,
+    samples_dir: Path | None,
+    tasks: set[Task] | None = None,
+) -> dict:
+    """A row per task (of `tasks`, or every task the cache has): bits per token, and the
+    generated-sample checks where the task has some."""
     records = load_cache(heldout)
     sequences = TaskSequences(records, models.layout)
+    chosen = [t for t in sequences.tasks if tasks is None or t in tasks]
     results: dict[str, dict] = {}
-    for task in sequences.tasks:
+    for task in chosen:
         results[task.value] = {"bits_per_token": bits_per_token(models, sequences, task, count)}
     sheets: dict[str, list] = {"text_to_video": [], "text_to_image": []}
     sounds: list = []
     clips = records["clips"]
-    results["text_to_video"].update(
-        text_to_video(models, Task.TEXT_TO_VIDEO, count, sheets["text_to_video"])
-    )
-    results["text_to_image"].update(
-        text_to_video(models, Task.TEXT_TO_IMAGE, count, sheets["text_to_image"])
-    )
-    if "pairs" in records:
-        results["continuation"].update(continuation(models, records["pairs"], count))
-    for task in (Task.INPAINT, Task.OUTPAINT):
-        results[task.value].update(masked_fill(models, task, clips, count))
-    results["video_to_audio"].update(video_to_audio(models, clips, count, sounds))
-    results["text_to_audio"].update(text_to_audio(models, clips, count, sounds))
+    checks = {
+        Task.TEXT_TO_VIDEO: lambda: text_to_video(
+            models, Task.TEXT_TO_VIDEO, count, sheets["text_to_video"]
+        ),
+        Task.TEXT_TO_IMAGE: lambda: text_to_video(
+            models, Task.TEXT_TO_IMAGE, count, sheets["text_to_image"]
+        ),
+        Task.CONTINUATION: lambda: continuation(models, records["pairs"], count),
+        Task.INPAINT: lambda: masked_fill(models, Task.INPAINT, clips, count),
+        Task.OUTPAINT: lambda: masked_fill(models, Task.OUTPAINT, clips, count),
+        Task.VIDEO_TO_AUDIO: lambda: video_to_audio(models, clips, count, sounds),
+        Task.TEXT_TO_AUDIO: lambda: text_to_audio(models, clips, count, sounds),
+    }
+    for task in chosen:
+        if task in checks and (task != Task.CONTINUATION or "pairs" in records):
+            results[task.value].update(checks[task]())
     if samples_dir is not None:
         write_samples(samples_dir, sheets, sounds)
     return results
@@ -331,11 +346,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples-dir", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--tasks", help="comma-separated tasks to evaluate (default: all), e.g. text_to_video"
+    )
+    parser.add_argument("--temperature", type=float, default=SAMPLING.temperature)
+    parser.add_argument("--top-k", type=int, default=SAMPLING.top_k)
+    parser.add_argument("--top-p", type=float, default=SAMPLING.top_p)
+    parser.add_argument("--guidance-scale", type=float, default=SAMPLING.guidance_scale)
     args = parser.parse_args()
+    try:
+        tasks = None if args.tasks is None else {Task(t.strip()) for t in args.tasks.split(",")}
+    except ValueError as exc:
+        parser.error(f"--tasks: {exc}; tasks are {', '.join(t.value for t in Task)}")
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as workdir:
         models = load_models(args, Path(workdir))
-        results = evaluate(models, args.heldout, args.samples, args.samples_dir)
+        models.sampling = SamplingConfig(
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            guidance_scale=args.guidance_scale,
+        )
+        results = evaluate(models, args.heldout, args.samples, args.samples_dir, tasks)
     print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
