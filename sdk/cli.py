@@ -174,12 +174,12 @@ def _cmd_timeline_task(args: argparse.Namespace) -> int:
 
 
 def _mask_picture(path: Path | None):
-    """A mask picture as an (H, W) bool array (white: regenerate), or None."""
+    """A mask picture or video as bool masks (white: regenerate), or None."""
     if path is None:
         return None
-    from reelpoet.sdk.media import read_video
+    from reelpoet.sdk.client import read_mask_file
 
-    return read_video(path).frames[0].mean(axis=2) >= 128
+    return read_mask_file(path)
 
 
 def _add_task_commands(commands: argparse._SubParsersAction) -> None:
@@ -239,7 +239,8 @@ def _add_task_commands(commands: argparse._SubParsersAction) -> None:
             region.add_argument(
                 "--mask",
                 type=Path,
-                help="a picture the clip's size: white is regenerated, the rest kept",
+                help="a picture (or a video, a mask a frame) the clip's size: white is "
+                "regenerated, the rest kept",
             )
         if name == "outpaint":
             task.add_argument("--aspect", type=float, required=True, help="width/height, e.g. 1.78")

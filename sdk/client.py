@@ -184,7 +184,8 @@ class Client:
         """Regenerate a region of the clip, keeping every other pixel. `mask`: a rectangle
         (x0, y0, x1, y1) in source pixels over the whole clip; a bool or integer array, (H, W)
         for every frame or (T, H, W) one per frame (True or nonzero: regenerate); or the path
-        of a picture the clip's size (white: regenerate)."""
+        of a picture the clip's size, or of a video with one such picture a frame of the clip
+        (white: regenerate)."""
         clip = self._source(source)
         region = read_mask(mask, clip.width, clip.height, clip.num_frames)  # (1 or T, H, W)
 
@@ -480,23 +481,38 @@ def read_picture(path: str | os.PathLike[str]) -> np.ndarray:
     """(H, W, 3) uint8 RGB from a still image (PNG, JPEG, TIFF...: Pillow), else the first
     frame of a video (PyAV, with its clear errors). PyAV alone refuses stills: they declare no
     duration."""
+    still = _read_still(path)
+    return read_video(path).frames[0] if still is None else still
+
+
+def read_mask_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """A mask file as bool masks, white (mean >= 128) regenerating: (H, W) from a still picture,
+    (T, H, W) from a video, one mask a frame (a matte rendered at the clip's rate). Thresholded,
+    as pictures and lossy video blur edges."""
+    still = _read_still(path)
+    frames = read_video(path).frames if still is None else still[None]
+    masks = frames.mean(axis=3) >= 128
+    return masks[0] if still is not None else masks
+
+
+def _read_still(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """(H, W, 3) uint8 RGB of a still image (Pillow), or None when it is not one."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
-        return read_video(path).frames[0]
+        return None
     except OSError as exc:
         raise InvalidRequestError(f"cannot read the picture {path}: {exc}") from exc
 
 
 def read_mask(mask, width: int, height: int, frames: int | None = None) -> np.ndarray:
-    """An inpainting mask (a box, an array or a picture's path) as (1 or T, H, W) bool at the
-    source's size; see Client.inpaint."""
+    """An inpainting mask (a box, an array, or a picture's or video's path) as (1 or T, H, W)
+    bool at the source's size; see Client.inpaint."""
     if isinstance(mask, (str, os.PathLike)):
-        picture = read_picture(mask)
-        mask = picture.mean(axis=2) >= 128  # white regenerates; thresholded, as pictures blur
+        mask = read_mask_file(mask)
     elif isinstance(mask, (tuple, list)) and len(mask) == 4 and all(_is_int(v) for v in mask):
         box = Box(*(int(v) for v in mask)).checked(width, height)
         return region_mask(box, (1, height, width))

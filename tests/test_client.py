@@ -278,6 +278,31 @@ def test_a_mask_picture_regenerates_its_white_pixels(client, small_clip, tmp_pat
     assert not (result.frames[~kept] == small_clip.frames[~kept]).all()
 
 
+def test_a_mask_video_gives_each_frame_its_own_mask(client, small_clip, media_dir, tmp_path):
+    import av
+
+    count, (height, width) = small_clip.num_frames, small_clip.frames.shape[1:3]
+    masks = np.zeros((count, height, width), bool)
+    for t in range(count):  # a square moving right, frame by frame
+        masks[t, 20:50, 10 + 3 * t : 40 + 3 * t] = True
+    path = tmp_path / "matte.mkv"  # FFV1 RGB: lossless, so the edges are exactly these
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=int(small_clip.fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "bgr0"
+        for mask in masks:
+            picture = np.repeat((mask * 255).astype(np.uint8)[..., None], 3, axis=2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    result = client.inpaint(small_clip, path, seed=0)
+    assert (result.frames[~masks] == small_clip.frames[~masks]).all()
+    assert not (result.frames[masks] == small_clip.frames[masks]).all()
+    shorter = read_video(media_dir / "example2.mp4", (0.0, 0.5), size=(150, 90), fit="stretch")
+    with pytest.raises(InvalidRequestError, match="one mask per frame"):
+        client.inpaint(shorter, path)  # the matte is for another length
+
+
 @pytest.mark.parametrize(
     "mask, message",
     [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 
@@ -75,6 +76,22 @@ def test_score_on_a_timeline_goes_on_an_audio_track(cut, bundle_dir, tmp_path):
     # saved in another folder: every media URL is absolute, so the clips stay online
     urls = [c.media_reference.target_url for c in timeline.find_clips()]
     assert all(url.startswith("file://") for url in urls)
+
+
+def test_inpaint_on_a_timeline_takes_a_png_mask(cut, bundle_dir, tmp_path, capsys):
+    """A mask picture as the panel's brush saves it (PNG: PyAV alone cannot read stills)."""
+    from PIL import Image
+
+    picture = np.zeros((72, 128, 3), np.uint8)
+    picture[10:40, 20:80] = 255
+    Image.fromarray(picture).save(tmp_path / "mask.png")
+    out = tmp_path / "fixed.otio"
+    mask = str(tmp_path / "mask.png")
+    code = _run("inpaint", "--timeline", str(cut), "--clip", "Clip-002", "--mask", mask,
+                "-o", str(out), "--bundle", str(bundle_dir))  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    placed = [c for c in otio.adapters.read_from_file(str(out)).find_clips() if provenance.of(c)]
+    assert [provenance.of(c)["task"] for c in placed] == ["inpaint"]
 
 
 def test_bad_timeline_requests_are_plain_errors_and_write_nothing(cut, bundle_dir, capsys):
