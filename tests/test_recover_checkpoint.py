@@ -122,3 +122,14 @@ def test_the_default_bundles_video_tokenizer_recovers_its_codes(tmp_path):
     assert (codes == shipped_codes).mean() >= 0.995
     decoder = ort.InferenceSession(str(DEFAULT_BUNDLE / "video_decoder.onnx"))
     np.testing.assert_allclose(decoded, decoder.run(None, {"codes": shipped_codes})[0], atol=1e-4)
+
+
+def test_a_bundle_without_provenance_is_refused(tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    manifest = json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())
+    manifest["provenance"] = {}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RecoveryError, match="no model_config for video_tokenizer"):
+        recover_bundle(bundle, tmp_path / "out", models=["video_tokenizer"])
+    assert not (tmp_path / "out").exists()

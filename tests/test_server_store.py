@@ -100,3 +100,14 @@ def test_only_old_succeeded_results_expire(tmp_path):
     assert store.expire_results(finished_before=time.time() + 1) == ["a" * 32]
     assert store.get("a" * 32).expired == 1 and store.get("b" * 32).expired == 0
     assert store.expire_results(finished_before=time.time() + 1) == []  # once
+
+
+def test_a_negative_keep_time_is_refused():
+    import pytest
+
+    from reelpoet.sdk.errors import InvalidRequestError
+    from reelpoet.sdk.server.config import ServerConfig
+
+    with pytest.raises(InvalidRequestError, match="keep_results_hours"):
+        ServerConfig(auth=False, keep_results_hours=-1)
+    assert ServerConfig(auth=False, keep_results_hours=0).keep_results_hours == 0  # keep all

@@ -151,7 +151,8 @@ def run_steps(
         # Out of the run's time (the steps so far are the run), or of this process's: a
         # checkpoint to resume from, with the schedule untouched.
         this_process = time.monotonic() - started
-        if used >= 1.0 or _agreed(ctx, session_s > 0 and this_process >= session_s):
+        # (no collective per step unless a session limit is set: every rank has the same cfg)
+        if used >= 1.0 or (session_s > 0 and _agreed(ctx, this_process >= session_s)):
             if ctx.is_main and step > progress.step:
                 save()
             break
