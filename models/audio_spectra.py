@@ -73,6 +73,49 @@ class MultiScaleMelLoss(nn.Module):
         return total / len(self.scales)
 
 
+class OnsetRiseLoss(nn.Module):
+    """How differently reconstruction and target rise, as the impact detector reads rises
+    (`models/eval/audio_onsets.py`): power in dB on 16 ms windows every 4 ms, floored 40 dB
+    below the target clip's loudest bin, minus the loudest of the previous three windows, kept
+    where positive. L1 of those rises per bin, plus L1 of their mean over the target's active
+    bins per window (the detector's onset strength), in units of 10 dB. The mel and waveform
+    losses barely see a knock (a 4 ms click is a small share of a clip's energy); this term is
+    zero for a steady tone and large for a knock that lost its attack."""
+
+    def __init__(self, sample_rate: int, lookback: int = 3) -> None:
+        super().__init__()
+        self.size, self.hop = round(0.016 * sample_rate), round(0.004 * sample_rate)
+        self.lookback = lookback
+        self.register_buffer("window", torch.hann_window(self.size), persistent=False)
+
+    def _power(self, samples: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(
+            samples, self.size, self.hop, window=self.window, center=False, return_complex=True
+        )
+        return spec.real**2 + spec.imag**2  # (B, bins, frames)
+
+    def _rise(self, power: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+        db = 10 * torch.log10(power + floor)  # (B, bins, frames)
+        n, k = db.shape[-1], self.lookback
+        past = [db[..., k - lag : n - lag] for lag in range(1, k + 1)]  # frames k.. see k back
+        return torch.relu(db[..., k:] - torch.stack(past).amax(0))
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target_power = self._power(target)
+        floor = target_power.amax(dim=(1, 2), keepdim=True) * 1e-4 + 1e-10  # -40 dB
+        rise_target = self._rise(target_power, floor)  # (B, bins, frames)
+        rise = self._rise(self._power(reconstruction), floor)
+        # The detector's onset strength: the mean rise over the bins the target has above its
+        # floor (at least an eighth of them). Per frame, so a knock's few frames weigh as
+        # much as the rest of the clip's many frames weigh in `per_bin`.
+        with torch.no_grad():
+            db = 10 * torch.log10(target_power + floor)[..., self.lookback :]
+            active = (db > 10 * torch.log10(2 * floor)).sum(1).clamp_min(db.shape[1] // 8)
+        strength = (rise - rise_target).sum(1) / active  # (B, frames): signed per frame
+        per_bin = (rise - rise_target).abs().mean()
+        return (per_bin + strength.abs().mean()) / 10
+
+
 def log_mel(mel: torch.Tensor) -> torch.Tensor:
     return torch.log(mel.clamp_min(LOG_FLOOR))
 

@@ -59,7 +59,19 @@ class AudioTokenizerConfig:
     widths: tuple[int, ...] = (320, 192)
     dilations: tuple[int, ...] = (1, 2, 4)  # residual units (per stage for "soundstream")
     kernel_size: int = 3  # 3 frames at 50 Hz reach 40 ms back; SoundStream used 7 samples
-    latent_dim: int = 32  # the RVQ vector size: 4 x 1024 x 32 codebooks are 0.5 MB of fp32
+    # filterbank only: a linear 1x1 map from the filterbank to the latent (and back) beside
+    # the residual stack. Started as the principal components of training audio's coefficients
+    # (`init_linear_path`), the untrained codec is already a transform coder: on 32 held-out
+    # world soundtracks, 32 principal components keep SI-SNR 10.0 dB and k-means RVQ on them
+    # 7.0 dB, where the stack alone, trained for 12,500 steps, reached 4.4 dB unquantized.
+    linear_path: bool = True
+    # filterbank only: MDCTs per frame. With 2, each 20 ms frame holds two MDCTs of 20 ms
+    # windows (hop / 2 apart) instead of one of 40 ms, stacked as channels: a quantization
+    # error spreads over at most 20 ms around an attack (pre-echo) instead of 40 ms.
+    subframes: int = 2
+    # The RVQ vector size: 4 x 1024 x 64 codebooks are 1 MB of fp32. 64, not 32: on held-out
+    # world soundtracks 64 principal components keep 15.5 dB SI-SNR, 32 keep 10.0.
+    latent_dim: int = 64
     num_levels: int = 4
     codebook_size: int = 1024
     ema_decay: float = 0.99  # the codebook EMA decay of VQ-VAE (van den Oord et al. 2017)
@@ -81,6 +93,10 @@ class AudioTokenizerConfig:
             raise ValueError("the filterbank design has one stride: the hop, e.g. (320,)")
         if min(self.strides) < 1 or min(self.widths) < 1 or min(self.dilations) < 1:
             raise ValueError("strides, widths and dilations must be positive")
+        if (self.linear_path or self.subframes != 1) and self.design != "filterbank":
+            raise ValueError("linear_path and subframes belong to the filterbank design")
+        if self.subframes < 1 or self.hop % self.subframes or self.widths[0] % self.subframes:
+            raise ValueError("subframes must divide the hop and the filterbank width")
         if self.kernel_size < 1 or self.latent_dim < 1:
             raise ValueError("kernel_size and latent_dim must be positive")
         if self.num_levels < 1 or self.codebook_size < 2:
@@ -109,7 +125,7 @@ class AudioTokenizerConfig:
         """From `to_dict` (or a JSON copy of it); configs written before the `design` field
         existed are SoundStream's, whose fields they carry."""
         fields = {k: v for k, v in config.items() if k in cls.__dataclass_fields__}
-        return cls(**{"design": "soundstream", **fields})
+        return cls(**{"design": "soundstream", "linear_path": False, "subframes": 1, **fields})
 
 
 PRESETS = {
@@ -121,13 +137,18 @@ PRESETS = {
     # The previous default, SoundStream's strided stack (1.46 M parameters), for comparison.
     "soundstream": AudioTokenizerConfig(
         design="soundstream",
+        linear_path=False,
+        subframes=1,
         strides=(2, 4, 5, 8),
         widths=(8, 16, 48, 96, 192),
         dilations=(1, 3, 9),
         kernel_size=7,
+        latent_dim=32,
     ),
     "soundstream_tiny": AudioTokenizerConfig(
         design="soundstream",
+        linear_path=False,
+        subframes=1,
         strides=(2, 4, 5, 8),
         widths=(4, 4, 8, 8, 16),
         dilations=(1, 3),
@@ -192,22 +213,50 @@ def mdct_basis(hop: int, channels: int) -> torch.Tensor:
     return (math.sqrt(2 / hop) * window * rows).float()
 
 
+def frames_from_windows(windows: torch.Tensor, subframes: int) -> torch.Tensor:
+    """(B, C, T * S) per-window coefficients -> (B, S * C, T): frame t stacks windows
+    tS .. tS + S - 1 as channels."""
+    b, c, n = windows.shape
+    stacked = windows.reshape(b, c, n // subframes, subframes).permute(0, 3, 1, 2)  # (B, S, C, T)
+    return stacked.reshape(b, subframes * c, n // subframes)
+
+
+def windows_from_frames(frames: torch.Tensor, subframes: int) -> torch.Tensor:
+    """The inverse of `frames_from_windows`: (B, S * C, T) -> (B, C, T * S)."""
+    b, sc, t = frames.shape
+    split = frames.reshape(b, subframes, sc // subframes, t).permute(0, 2, 3, 1)  # (B, C, T, S)
+    return split.reshape(b, sc // subframes, t * subframes)
+
+
 class FilterbankEncoder(nn.Module):
     """Analysis filterbank (kernel 2 hop, stride hop), then residual units at the frame rate."""
 
     def __init__(self, cfg: AudioTokenizerConfig) -> None:
         super().__init__()
         bank, width = cfg.widths
-        self.analysis = CausalConv(1, bank, 2 * cfg.hop, stride=cfg.hop)
-        with torch.no_grad():  # frame t sees hops t - 1 and t: the MDCT's window of that frame
-            self.analysis.conv.weight.copy_(FILTERBANK_GAIN * mdct_basis(cfg.hop, bank)[:, None])
+        self.subframes = cfg.subframes
+        sub_hop, per_window = cfg.hop // cfg.subframes, bank // cfg.subframes
+        self.analysis = CausalConv(1, per_window, 2 * sub_hop, stride=sub_hop)
+        with torch.no_grad():  # window j sees sub-hops j - 1 and j: the MDCT's window
+            basis = mdct_basis(sub_hop, per_window)
+            self.analysis.conv.weight.copy_(FILTERBANK_GAIN * basis[:, None])
             self.analysis.conv.bias.zero_()
         layers = [nn.Conv1d(bank, width, 1), *_units(cfg, width), nn.ELU()]
         self.net = nn.Sequential(*layers, CausalConv(width, cfg.latent_dim, cfg.kernel_size))
+        self.linear = nn.Conv1d(bank, cfg.latent_dim, 1, bias=False) if cfg.linear_path else None
+
+    def coefficients(self, samples: torch.Tensor) -> torch.Tensor:
+        """(B, N) samples -> (B, bank, N / hop) filterbank coefficients, a frame's windows
+        stacked as channels (window 0's first)."""
+        return frames_from_windows(self.analysis(samples[:, None]), self.subframes)
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
         """(B, N) samples, N a multiple of the hop -> (B, N / hop, latent_dim)."""
-        return self.net(self.analysis(samples[:, None])).transpose(1, 2)
+        coefficients = self.coefficients(samples)
+        latents = self.net(coefficients)
+        if self.linear is not None:
+            latents = latents + self.linear(coefficients)
+        return latents.transpose(1, 2)
 
 
 class FilterbankDecoder(nn.Module):
@@ -223,19 +272,27 @@ class FilterbankDecoder(nn.Module):
             out.weight.mul_(0.1)
             out.bias.zero_()
         self.net = nn.Sequential(*layers, nn.ELU(), out)
-        self.synthesis = nn.ConvTranspose1d(bank, 1, 2 * cfg.hop, stride=cfg.hop)
+        self.linear = nn.Conv1d(cfg.latent_dim, bank, 1, bias=False) if cfg.linear_path else None
+        self.subframes = cfg.subframes
+        sub_hop, per_window = cfg.hop // cfg.subframes, bank // cfg.subframes
+        self.sub_hop = sub_hop
+        self.synthesis = nn.ConvTranspose1d(per_window, 1, 2 * sub_hop, stride=sub_hop)
         with torch.no_grad():  # the inverse MDCT; the MDST rows start silent
-            basis = mdct_basis(cfg.hop, bank)
-            basis[cfg.hop :] = 0
+            basis = mdct_basis(sub_hop, per_window)
+            basis[sub_hop:] = 0
             self.synthesis.weight.copy_(basis[:, None] / FILTERBANK_GAIN)
             self.synthesis.bias.zero_()
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, T, latent_dim) -> (B, T * hop) samples (unclamped)."""
-        coefficients = self.net(latents.transpose(1, 2))  # (B, bank, T)
-        # Frame t's window covers hops t - 1 and t (as in the encoder): drop the first hop,
-        # which would precede the input. The last hop misses its next frame's half-window.
-        return self.synthesis(coefficients)[:, 0, self.hop :]
+        latents = latents.transpose(1, 2)
+        coefficients = self.net(latents)  # (B, bank, T)
+        if self.linear is not None:
+            coefficients = coefficients + self.linear(latents)
+        # Window j covers sub-hops j - 1 and j (as in the encoder): drop the first sub-hop,
+        # which would precede the input. The last one misses its next window's half.
+        windows = windows_from_frames(coefficients, self.subframes)
+        return self.synthesis(windows)[:, 0, self.sub_hop :]
 
 
 class StridedEncoder(nn.Module):
@@ -319,6 +376,28 @@ class AudioTokenizer(nn.Module):
         return self.decoder(self.quantizer.decode(codes)).clamp(-1, 1)
 
 
+@torch.no_grad()
+def init_linear_path(model: AudioTokenizer, batches: list[torch.Tensor]) -> None:
+    """Make an untrained filterbank model a transform coder: the linear path projects on the
+    top `latent_dim` principal directions of the filterbank coefficients of `batches` ((B, N)
+    samples each) and back, and the residual stacks' last layers start at zero, so encoder
+    and decoder are exactly that projection until training moves them."""
+    cfg = model.cfg
+    if cfg.design != "filterbank" or not cfg.linear_path:
+        raise ValueError("init_linear_path needs a filterbank design with linear_path")
+    coefficients = torch.cat(
+        [model.encoder.coefficients(model.pad(b)).transpose(1, 2).flatten(0, 1) for b in batches]
+    )  # (frames, bank)
+    # Uncentred: the coefficients of audio have mean ~0, and the codec must keep silence at 0.
+    _, _, directions = torch.linalg.svd(coefficients.double(), full_matrices=False)
+    basis = directions[: cfg.latent_dim].float()  # (latent, bank), orthonormal rows
+    model.encoder.linear.weight.copy_(basis[:, :, None])
+    model.decoder.linear.weight.copy_(basis.T[:, :, None])
+    for last in (model.encoder.net[-1].conv, model.decoder.net[-1]):
+        last.weight.zero_()
+        last.bias.zero_()
+
+
 def _frame_stack_past(cfg: AudioTokenizerConfig) -> int:
     """Frames before its own that one output of a filterbank design's 50 Hz stack reads: the
     residual units and the latent-side conv, kernel k each (the bank-side convs are 1x1)."""
@@ -346,7 +425,9 @@ def encoder_context_frames(cfg: AudioTokenizerConfig) -> int:
 def decoder_context_frames(cfg: AudioTokenizerConfig) -> int:
     """Frames of left context after which decoded samples no longer depend on earlier codes."""
     if cfg.design == "filterbank":
-        return _frame_stack_past(cfg)  # hop t reads frames t and t + 1, each this far back
+        # hop t reads frames t and t + 1 (sub-hop i is windows i and i + 1 overlap-added),
+        # each this far back
+        return _frame_stack_past(cfg)
     past = float(cfg.kernel_size - 1)  # the first conv runs at the frame rate
     per_frame = 1  # steps of the current stage per frame
     for stride in reversed(cfg.strides):

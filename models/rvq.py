@@ -124,6 +124,37 @@ class ResidualVectorQuantizer(nn.Module):
         self.cluster_size.fill_(1.0)
         self.initialized.fill_(1.0)
 
+    @torch.no_grad()
+    def fit(self, z: torch.Tensor, iterations: int = 20, seed: int = 0) -> None:
+        """Codebooks from k-means (Lloyd's algorithm) on (..., D) vectors, level by level on
+        what the levels before leave. A better start than `_init_from`'s random vectors: on a
+        trained model's latents of the training mix, k-means codebooks gave 6.3 dB held-out
+        SI-SNR where the EMA-trained ones gave 5.6 (docs/audio_tokenizer.md). Deterministic
+        for a seed, so ranks given the same vectors end with the same codebooks."""
+        residual = z.reshape(-1, self.dim).float()
+        if residual.shape[0] < self.codebook_size:
+            raise ValueError(f"k-means needs at least {self.codebook_size} vectors")
+        generator = torch.Generator().manual_seed(seed)
+        for k in range(self.num_levels):
+            codebook = residual[torch.randperm(len(residual), generator=generator)]
+            codebook = codebook[: self.codebook_size].clone()
+            for _ in range(iterations):
+                codes = self._nearest(residual, codebook)
+                counts = torch.bincount(codes, minlength=self.codebook_size).float()
+                sums = torch.zeros_like(codebook).index_add_(0, codes, residual)
+                spare = residual[
+                    torch.randint(len(residual), (self.codebook_size,), generator=generator)
+                ]
+                codebook = torch.where(  # an empty cluster restarts at a random vector
+                    (counts > 0)[:, None], sums / counts.clamp_min(1)[:, None], spare
+                )
+            self.codebooks[k] = codebook
+            residual = residual - F.embedding(self._nearest(residual, codebook), codebook)
+        self.embed_sum.copy_(self.codebooks)
+        self.cluster_size.fill_(1.0)
+        self.unused_vectors.zero_()
+        self.initialized.fill_(1.0)
+
     @staticmethod
     def _sample(vectors: torch.Tensor, count: int) -> torch.Tensor:
         """`count` rows of (N, D) `vectors`, without repeats while there are enough rows."""

@@ -13,7 +13,7 @@ import json
 import pytest
 import torch
 
-from reelpoet.models.audio_spectra import MultiScaleMelLoss, si_snr
+from reelpoet.models.audio_spectra import MultiScaleMelLoss, OnsetRiseLoss, si_snr
 from reelpoet.models.audio_tokenizer import (
     PRESETS,
     AudioTokenizer,
@@ -22,10 +22,16 @@ from reelpoet.models.audio_tokenizer import (
     decoder_lookahead_frames,
     deinterleave,
     encoder_context_frames,
+    init_linear_path,
     interleave,
+    windows_from_frames,
 )
 from reelpoet.models.rvq import ResidualVectorQuantizer
-from reelpoet.models.train.train_audio_tokenizer import TrainConfig, dropout_levels
+from reelpoet.models.train.train_audio_tokenizer import (
+    TrainConfig,
+    dropout_levels,
+    si_snr_loss_term,
+)
 
 
 def _trained_like(model: AudioTokenizer, seconds: float = 2.0) -> AudioTokenizer:
@@ -48,6 +54,26 @@ def test_rvq_codes_decode_to_the_quantized_output():
     # each level codes what the levels before it left over: the error shrinks with levels
     errors = [(z - rvq.decode(out.codes[..., :k])).norm() for k in range(1, 5)]
     assert all(a > b for a, b in itertools.pairwise(errors))
+
+
+def test_kmeans_codebooks_quantize_better_than_random_vectors():
+    torch.manual_seed(0)
+    centres = torch.randn(32, 4) * 3
+    vectors = centres[torch.randint(32, (4000,))] + 0.1 * torch.randn(4000, 4)  # 32 clusters
+    fitted, sampled = ResidualVectorQuantizer(2, 32, 4), ResidualVectorQuantizer(2, 32, 4)
+    fitted.fit(vectors)
+    sampled._init_from(vectors[None])
+
+    def error(rvq: ResidualVectorQuantizer) -> float:
+        return float((rvq.decode(rvq.encode(vectors[None])) - vectors).pow(2).mean())
+
+    assert error(fitted) < 0.5 * error(sampled)
+    assert fitted.initialized == 1 and torch.equal(fitted.embed_sum, fitted.codebooks)
+    again = ResidualVectorQuantizer(2, 32, 4)
+    again.fit(vectors)
+    assert torch.equal(again.codebooks, fitted.codebooks)  # ranks given the same data agree
+    with pytest.raises(ValueError, match="at least 32 vectors"):
+        again.fit(vectors[:10])
 
 
 def test_first_training_batch_initialises_codebooks_from_the_data():
@@ -111,10 +137,17 @@ def test_dropout_levels_follow_the_configured_share():
     assert torch.equal(levels, dropout_levels(cfg, 4000, 4, rank=0, step=0))  # resumable
 
 
-@pytest.mark.parametrize("preset", ["tiny", "soundstream_tiny"])
+def _config(name: str) -> AudioTokenizerConfig:
+    """A preset, or "<preset>+sub1": the same with one filterbank window a frame."""
+    preset, _, variant = name.partition("+")
+    cfg = PRESETS[preset]
+    return dataclasses.replace(cfg, subframes=1) if variant == "sub1" else cfg
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny+sub1", "soundstream_tiny"])
 def test_later_samples_do_not_change_earlier_codes_or_samples(preset):
     torch.manual_seed(0)
-    model = _trained_like(AudioTokenizer(PRESETS[preset]))
+    model = _trained_like(AudioTokenizer(_config(preset)))
     hop, ahead = model.cfg.hop, decoder_lookahead_frames(model.cfg)
     audio = torch.randn(1, 20 * hop) * 0.3
     changed = audio.clone()
@@ -131,16 +164,71 @@ def test_later_samples_do_not_change_earlier_codes_or_samples(preset):
     assert not torch.equal(y[:, kept : kept + hop], y_changed[:, kept : kept + hop])
 
 
-def test_the_filterbank_starts_as_a_perfect_reconstruction():
-    model = AudioTokenizer(PRESETS["default"]).double()
-    hop = model.cfg.hop
+@pytest.mark.parametrize("preset", ["default", "default+sub1"])
+def test_the_filterbank_starts_as_a_perfect_reconstruction(preset):
+    model = AudioTokenizer(_config(preset)).double()
+    hop, sub_hop = model.cfg.hop, model.decoder.sub_hop
     audio = torch.randn(2, 20 * hop, dtype=torch.float64) * 0.3
     with torch.no_grad():
-        coefficients = model.encoder.analysis(audio[:, None])  # (B, bank, T)
-        y = model.decoder.synthesis(coefficients)[:, 0, hop:]
+        coefficients = model.encoder.coefficients(audio)  # (B, bank, T)
+        windows = windows_from_frames(coefficients, model.cfg.subframes)
+        y = model.decoder.synthesis(windows)[:, 0, sub_hop:]
     assert coefficients.shape == (2, model.cfg.widths[0], 20)
     # all but the last hop, whose second half-window would come from the next frame
     torch.testing.assert_close(y[:, :-hop], audio[:, :-hop], rtol=0, atol=1e-6)  # fp32 basis
+
+
+def _tones(batch: int, seconds: float, seed: int) -> torch.Tensor:
+    """Clips of two harmonic tones each, at random pitches: few principal directions."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * 16000)) / 16000
+    pitch = 200 + 800 * torch.rand(batch, 2, 1, generator=g)
+    phase = 2 * torch.pi * torch.rand(batch, 2, 1, generator=g)
+    tone = sum(torch.sin(h * (2 * torch.pi * pitch * t + phase)) / h for h in (1, 2, 3))
+    return 0.1 * tone.sum(1)
+
+
+def test_the_linear_path_starts_as_a_principal_component_coder():
+    torch.manual_seed(0)
+    model = AudioTokenizer(PRESETS["default"]).eval()
+    clips = _tones(4, 1.0, seed=1)
+    before = si_snr(clips, model.decoder(model.encoder(clips))[:, :16000])
+    init_linear_path(model, [_tones(16, 1.0, seed=s) for s in range(4)])
+    encoder_side = model.encoder.linear.weight[:, :, 0]  # (latent, bank)
+    torch.testing.assert_close(model.decoder.linear.weight[:, :, 0], encoder_side.T)
+    eye = torch.eye(model.cfg.latent_dim)
+    torch.testing.assert_close(encoder_side @ encoder_side.T, eye, atol=1e-5, rtol=0)
+    with torch.no_grad():
+        latents = model.encoder(clips)
+        coefficients = model.encoder.coefficients(clips).transpose(1, 2)
+        # the residual stack is silent at first: the latent is the projection, nothing else
+        torch.testing.assert_close(latents, coefficients @ encoder_side.T, atol=1e-4, rtol=1e-4)
+        after = si_snr(clips, model.decoder(latents)[:, :16000])
+    # 32 of 320 directions keep most of unseen tones (4-8 dB here), where 32 directions that
+    # know nothing of the signal would keep a tenth of its energy (-9.5 dB)
+    assert after.min() > 3 and before.max() < -5
+
+
+def test_only_filterbank_configs_have_a_linear_path():
+    assert PRESETS["default"].linear_path and not PRESETS["soundstream"].linear_path
+    old = {k: v for k, v in PRESETS["default"].to_dict().items() if k != "linear_path"}
+    assert AudioTokenizerConfig.from_dict(old).linear_path is False  # checkpoints from before
+    assert AudioTokenizer(AudioTokenizerConfig.from_dict(old)).encoder.linear is None
+    with pytest.raises(ValueError, match="linear_path"):
+        dataclasses.replace(PRESETS["soundstream"], linear_path=True)
+    with pytest.raises(ValueError, match="linear_path"):
+        init_linear_path(AudioTokenizer(AudioTokenizerConfig.from_dict(old)), [])
+
+
+def test_the_si_snr_loss_ignores_silent_clips_without_nan_gradients():
+    target = torch.randn(3, 4000)
+    target[1] = 0  # digital silence has no SI-SNR
+    estimate = (target + 0.1 * torch.randn(3, 4000)).requires_grad_()
+    term = si_snr_loss_term(estimate, target)
+    term.backward()
+    assert term.item() == pytest.approx(2.0, abs=0.15)  # 20 dB on the two audible clips, / 10
+    assert torch.isfinite(estimate.grad).all() and estimate.grad[1].abs().max() == 0
+    assert si_snr_loss_term(target, target) == pytest.approx(3.0)  # capped at 30 dB
 
 
 def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
@@ -158,10 +246,10 @@ def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
     assert torch.equal(deinterleave(tokens, model.cfg.num_levels), codes)
 
 
-@pytest.mark.parametrize("preset", ["tiny", "default", "soundstream"])
+@pytest.mark.parametrize("preset", ["tiny", "default", "default+sub1", "soundstream"])
 def test_the_documented_context_makes_chunked_coding_exact(preset):
     torch.manual_seed(0)
-    cfg = PRESETS[preset]
+    cfg = _config(preset)
     model = AudioTokenizer(cfg).double().eval()
     enc_ctx, dec_ctx, hop, first = encoder_context_frames(cfg), decoder_context_frames(cfg), 320, 30
     audio = torch.randn(1, 50 * hop, dtype=torch.float64) * 0.3
@@ -203,6 +291,23 @@ def test_si_snr_and_mel_loss_behave():
     assert torch.isnan(si_snr(torch.zeros(4000), x[0]))
     loss = MultiScaleMelLoss(16000)
     assert loss(x, x) == 0 and loss(x, 0.5 * x) > 0
+
+
+def test_the_onset_loss_punishes_a_smeared_attack_and_not_a_steady_tone():
+    t = torch.arange(16000) / 16000
+    tone = 0.2 * torch.sin(2 * torch.pi * 440 * t)
+    knock = tone.clone()
+    knock[8000:8400] += 0.5 * torch.exp(-torch.arange(400) / 64.0) * torch.randn(400)
+    # the same knock with its energy spread over the 40 ms before it, as pre-echo does
+    smeared = tone.clone()
+    smeared[7360:8400] += torch.cat([0.05 * torch.randn(640), knock[8000:8400] - tone[8000:8400]])
+    loss = OnsetRiseLoss(16000)
+    assert loss(tone[None], tone[None]) == 0 and loss(knock[None], knock[None]) == 0
+    assert loss((0.99 * tone)[None], tone[None]) < 1e-3  # a level change is no onset
+    assert loss(smeared[None], knock[None]) > 10 * loss((0.99 * knock)[None], knock[None])
+    estimate = smeared[None].clone().requires_grad_()
+    loss(estimate, knock[None]).backward()
+    assert torch.isfinite(estimate.grad).all() and estimate.grad.abs().max() > 0
 
 
 def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):

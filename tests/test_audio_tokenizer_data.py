@@ -4,6 +4,7 @@ and the evaluation's table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import struct
@@ -20,6 +21,7 @@ from reelpoet.models.train.audio_clips import (
     is_held_out,
     recording_files,
     soundfont_notes,
+    with_silence_gap,
 )
 from reelpoet.models.train.soundfont import SoundFont
 from reelpoet.sdk.media import write_wav
@@ -135,6 +137,33 @@ def test_training_batches_are_deterministic_and_in_range(sources):
     assert not torch.equal(batch, clips.batch(8, rank=1, step=5))
 
 
+def test_silence_gaps_are_exact_zeros_with_short_ramps():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = rng.uniform(0.5, 1.0, 8000).astype(np.float32)
+        y = with_silence_gap(x, rng)
+        silent = np.flatnonzero(y == 0)
+        assert 0.1 * 8000 - 1 <= len(silent) <= 0.7 * 8000 + 1
+        assert len(silent) == silent[-1] - silent[0] + 1  # one stretch
+        changed = np.flatnonzero(y != x)
+        assert len(changed) <= len(silent) + 2 * 16  # a 1 ms ramp each side at most
+        assert np.all(np.abs(np.diff(y / x)) <= 1 / 16 + 1e-6)  # no step: no click
+
+
+def test_gap_fraction_puts_digital_silence_in_that_share_of_clips():
+    world_only = AudioMix(
+        crop_samples=8000, speech_fraction=0, instrument_fraction=0, recording_fraction=0
+    )
+
+    def clips_with_a_gap(mix: AudioMix) -> int:  # >= 10% of the clip exactly silent
+        return int(((AudioClips(mix, seed=1).batch(64, 0, 0) == 0).sum(-1) >= 800).sum())
+
+    silent_anyway = clips_with_a_gap(world_only)  # a scene can be silent: nothing on screen
+    assert silent_anyway <= 4
+    added = clips_with_a_gap(dataclasses.replace(world_only, gap_fraction=0.5)) - silent_anyway
+    assert 18 <= added <= 44
+
+
 def test_a_missing_speech_corpus_says_how_to_build_it(tmp_path):
     mix = AudioMix(speech_dir=str(tmp_path / "nowhere"), instrument_fraction=0.0)
     with pytest.raises(FileNotFoundError, match="speech_corpus"):
@@ -167,3 +196,18 @@ def test_evaluation_scores_every_level_and_prints_tables():
     assert set(result["si_snr"]) == {1, 2, 3, 4} and result["si_snr"][4] is not None
     table = format_tables({"noise": result}, model.cfg.num_levels)
     assert "| noise | 3 |" in table and "SI-SNR 4L" in table and "level 3" in table
+
+
+def test_diagnostics_separate_network_and_quantizer_losses():
+    from reelpoet.models.eval.audio_diagnostics import checkpoint_rows, pca_rows
+    from reelpoet.models.world import WorldConfig, make_sample
+
+    clips = [make_sample(seed, WorldConfig()).audio for seed in (3, 4)]
+    every = pca_rows(320, clips, subframes=1, fit_clips=12)  # a full basis: nothing lost
+    few = pca_rows(8, clips, subframes=2, fit_clips=12)
+    assert every["continuous"] > 60 and every["continuous"] > every["4 levels"]
+    assert few["continuous"] < 30 and few["4 levels"] > few["1 level"]
+    torch.manual_seed(0)
+    rows = checkpoint_rows(AudioTokenizer(PRESETS["tiny"]).eval(), clips, range(2))
+    assert rows["continuous"] < 0 and 0 <= rows["impact F1"] <= 1  # untrained
+    assert rows["impacts (matched / detected / true)"].count("/") == 2

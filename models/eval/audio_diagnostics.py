@@ -1,0 +1,150 @@
+"""Where an audio tokenizer loses quality, on held-out world soundtracks (seeds 0..count-1).
+
+    python -m reelpoet.models.eval.audio_diagnostics --checkpoint DIR [DIR ...]
+    python -m reelpoet.models.eval.audio_diagnostics --pca 32 64
+
+For a checkpoint: SI-SNR decoded from the encoder's continuous latent (no quantizer), from 4
+and from 1 RVQ level, and how many of the world's impacts the onset detector still finds after
+the round trip (`audio_onsets`, F1 within one video frame, as the video-to-audio evaluation
+scores them). The gap between the first and the second column is what quantization costs,
+the first column what the encoder and decoder cost.
+
+`--pca K` is the reference without a network: the filterbank (MDCT) coefficients projected on
+their top K principal directions (fitted on world soundtracks of training seeds) and back,
+unquantized and with k-means RVQ codebooks of the default's size on the projections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reelpoet.models.audio_spectra import si_snr
+from reelpoet.models.audio_tokenizer import PRESETS, AudioTokenizer, windows_from_frames
+from reelpoet.models.eval.audio_onsets import detect_onsets, impact_times, onset_f1
+from reelpoet.models.rvq import ResidualVectorQuantizer
+from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
+from reelpoet.models.trained import load_audio_tokenizer
+from reelpoet.models.world import WorldConfig, make_sample
+
+Transform = Callable[[torch.Tensor], torch.Tensor]  # (1, N) samples -> (1, N) samples
+
+
+def mean_si_snr(clips: list[np.ndarray], transform: Transform) -> float:
+    scores = []
+    for clip in clips:
+        x = torch.from_numpy(clip)[None]
+        with torch.no_grad():
+            scores.append(float(si_snr(x, transform(x)[:, : x.shape[1]])))
+    return float(np.nanmean(scores))
+
+
+def impact_counts(seeds: range, transform: Transform) -> tuple[int, int, int]:
+    """(matched, detected, true) impacts over the world clips of `seeds`."""
+    world, matched, detected, true = WorldConfig(), 0, 0, 0
+    for seed in seeds:
+        sample = make_sample(seed, world)
+        x = torch.from_numpy(sample.audio)[None]
+        with torch.no_grad():
+            audio = transform(x)[0, : x.shape[1]].numpy()
+        onsets, truth = detect_onsets(audio, world.sample_rate), impact_times(sample.truth)
+        matched += onset_f1(onsets, truth, 1 / sample.truth.fps).matched
+        detected, true = detected + len(onsets), true + len(truth)
+    return matched, detected, true
+
+
+def checkpoint_rows(model: AudioTokenizer, clips: list[np.ndarray], impact_seeds: range):
+    def continuous(x: torch.Tensor) -> torch.Tensor:
+        return model.decoder(model.encoder(model.pad(x)))
+
+    def levels(count: int) -> Transform:
+        return lambda x: model.decode(model.encode(x)[..., :count])
+
+    matched, detected, true = impact_counts(impact_seeds, levels(model.cfg.num_levels))
+    return {
+        "continuous": mean_si_snr(clips, continuous),
+        "4 levels": mean_si_snr(clips, levels(model.cfg.num_levels)),
+        "1 level": mean_si_snr(clips, levels(1)),
+        "impact F1": 2 * matched / max(1, detected + true),
+        "impacts (matched / detected / true)": f"{matched} / {detected} / {true}",
+    }
+
+
+def pca_rows(components: int, clips: list[np.ndarray], subframes: int, fit_clips: int) -> dict:
+    """The principal-component transform coder of the module docstring."""
+    config = PRESETS["default"]
+    bank = AudioTokenizer(dataclasses.replace(config, subframes=subframes))
+    world = WorldConfig()
+    fitting = [make_sample(FIRST_TRAINING_SEED + i, world).audio for i in range(fit_clips)]
+    with torch.no_grad():
+        frames = torch.cat(
+            [bank.encoder.coefficients(bank.pad(torch.from_numpy(a)[None]))[0].T for a in fitting]
+        )  # (frames, bank)
+    basis = torch.linalg.svd(frames.double(), full_matrices=False)[2][:components].float()
+    rvq = ResidualVectorQuantizer(config.num_levels, config.codebook_size, components)
+    rvq.fit(frames @ basis.T)
+
+    def project(x: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        latents = (bank.encoder.coefficients(bank.pad(x)).transpose(1, 2)) @ basis.T
+        if levels is not None:
+            latents = rvq.decode(rvq.encode(latents)[..., :levels])
+        coefficients = (latents @ basis).transpose(1, 2)
+        return _synthesize(bank, coefficients)
+
+    return {
+        "continuous": mean_si_snr(clips, project),
+        "4 levels": mean_si_snr(clips, lambda x: project(x, config.num_levels)),
+        "1 level": mean_si_snr(clips, lambda x: project(x, 1)),
+    }
+
+
+def _synthesize(model: AudioTokenizer, coefficients: torch.Tensor) -> torch.Tensor:
+    """The decoder's overlap-add synthesis alone (its MDCT initialisation)."""
+    decoder = model.decoder
+    windows = windows_from_frames(coefficients, decoder.subframes)
+    return decoder.synthesis(windows)[:, 0, decoder.sub_hop :]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", nargs="*", default=[], help="trained model folders")
+    parser.add_argument("--pca", nargs="*", type=int, default=[], help="components to try")
+    parser.add_argument("--pca-subframes", type=int, default=1, help="MDCT windows a frame")
+    parser.add_argument("--pca-fit-clips", type=int, default=300)
+    parser.add_argument("--count", type=int, default=32, help="held-out clips for SI-SNR")
+    parser.add_argument("--impact-clips", type=int, default=128, help="held-out clips")
+    args = parser.parse_args(argv)
+    world = WorldConfig()
+    clips = [make_sample(seed, world).audio for seed in range(args.count)]
+    rows = {}
+    for folder in args.checkpoint:
+        model = load_audio_tokenizer(Path(folder)).eval()
+        rows[folder] = checkpoint_rows(model, clips, range(args.impact_clips))
+    for components in args.pca:
+        rows[f"PCA {components}"] = pca_rows(
+            components, clips, args.pca_subframes, args.pca_fit_clips
+        )
+    columns = sorted({c for row in rows.values() for c in row}, key=list(_ORDER).index)
+    print("| | " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    for name, row in rows.items():
+        cells = [_cell(row.get(c)) for c in columns]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+_ORDER = ("continuous", "4 levels", "1 level", "impact F1", "impacts (matched / detected / true)")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    main()
