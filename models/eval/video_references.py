@@ -9,6 +9,9 @@
   world clips of training seeds (in the top 64 principal directions of the blocks). This is the
   tokenizer's token layout with no context at all: each block alone.
 
+`--checkpoint DIR` adds a trained tokenizer's rows: decoded from its encoder's continuous
+output (the sign quantizer left out) and through its codes.
+
 PSNR over all frames, mean over clips, as `video_tokenizer_eval` scores.
 """
 
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from reelpoet.models.rvq import ResidualVectorQuantizer
 from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
+from reelpoet.models.trained import load_video_tokenizer
 from reelpoet.models.video_tokenizer import SPATIAL_STRIDE, TEMPORAL_STRIDE
 from reelpoet.models.world import WorldConfig, make_sample
 
@@ -64,10 +69,29 @@ def clip_psnr(frames: np.ndarray, code: Callable[[np.ndarray], torch.Tensor]) ->
     return float(10 * torch.log10(1 / error))
 
 
+def tokenizer_coders(folder: str) -> dict[str, Callable[[np.ndarray], torch.Tensor]]:
+    model = load_video_tokenizer(Path(folder)).eval()
+
+    def run(frames: np.ndarray, quantize: bool) -> torch.Tensor:
+        pixels = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float() / 255
+        with torch.no_grad():
+            if quantize:
+                out = model.decode(model.encode(pixels))
+            else:
+                out = model.decoder(model.encoder(pixels))
+        return out[0].permute(0, 2, 3, 1)
+
+    return {
+        f"{folder}, from its continuous latents (no quantizer)": lambda f: run(f, False),
+        f"{folder}, through its codes": lambda f: run(f, True),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=32, help="held-out clips (seeds 0..)")
     parser.add_argument("--fit-clips", type=int, default=600, help="training-seed clips")
+    parser.add_argument("--checkpoint", help="a trained video tokenizer's folder")
     args = parser.parse_args(argv)
     world = WorldConfig(width=64, height=64, num_frames=17)
     fitting = [make_sample(FIRST_TRAINING_SEED + i, world).frames for i in range(args.fit_clips)]
@@ -100,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {k} principal components of each frame's 8x8 patches, unquantized | {psnr:.2f} |")
     psnr = np.mean([clip_psnr(c, vq) for c in held_out])
     print(f"| k-means VQ, 4096 codewords a latent position (12 bits, no context) | {psnr:.2f} |")
+    for name, code in (tokenizer_coders(args.checkpoint) if args.checkpoint else {}).items():
+        print(f"| {name} | {np.mean([clip_psnr(c, code) for c in held_out]):.2f} |")
 
 
 if __name__ == "__main__":
