@@ -31,14 +31,12 @@ import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
-from safetensors.torch import save_file
 
 from reelpoet.export.fp16_weights import FP16_SUFFIX
 from reelpoet.models.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
 from reelpoet.models.lm import LMConfig, PrefixLM
-from reelpoet.models.train.checkpoint import STATE, WEIGHTS
+from reelpoet.models.train.checkpoint import save_weights
 from reelpoet.models.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
-from reelpoet.sdk.atomic_file import atomic_output
 
 
 class RecoveryError(RuntimeError):
@@ -190,16 +188,6 @@ def recover_model(which: str, graphs: dict[str, Path], config: dict) -> torch.nn
     return model
 
 
-def _write_checkpoint(model: torch.nn.Module, state: dict, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    with atomic_output(folder / WEIGHTS) as temp:
-        save_file(tensors, str(temp))
-    with atomic_output(folder / STATE) as temp:
-        temp.write_text(json.dumps(state, indent=1))
-    return folder
-
-
 def recover_bundle(bundle: Path, out: Path, models=tuple(RECIPES)) -> dict[str, Path]:
     """Write `out/<model>` checkpoints for the bundle's trained networks; return their folders."""
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -212,7 +200,7 @@ def recover_bundle(bundle: Path, out: Path, models=tuple(RECIPES)) -> dict[str, 
         model = recover_model(which, graphs, record["model_config"])
         files = [path.name for path in graphs.values()]
         record["recovered_from"] = {"bundle_id": manifest["bundle_id"], "graphs": files}
-        written[which] = _write_checkpoint(model, record, out / which)
+        written[which] = save_weights(out / which, model, record)
     return written
 
 

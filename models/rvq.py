@@ -62,6 +62,9 @@ class ResidualVectorQuantizer(nn.Module):
         self.register_buffer("embed_sum", self.codebooks.clone())
         self.register_buffer("unused_vectors", torch.zeros(num_levels, codebook_size))
         self.register_buffer("initialized", torch.zeros(()))
+        # Frozen codebooks keep their values in training: no EMA, no restarts (fine-tuning a
+        # network around codebooks fitted after the fact, `refit_audio_codebooks`).
+        self.frozen = False
 
     def forward(self, z: torch.Tensor, active_levels: torch.Tensor | None = None) -> RVQOutput:
         """z: (B, T, D); active_levels: (B,) ints in 1..K (quantizer dropout), None for all K."""
@@ -69,7 +72,7 @@ class ResidualVectorQuantizer(nn.Module):
         if active_levels is None:
             active_levels = torch.full((b,), self.num_levels, device=z.device)
         active = torch.arange(self.num_levels, device=z.device) < active_levels[:, None]  # (B, K)
-        update = self.training and torch.is_grad_enabled()
+        update = self.training and torch.is_grad_enabled() and not self.frozen
         if update and not self.initialized:
             self._init_from(z.detach())
         residual, quantized, codes, commit = z, torch.zeros_like(z), [], []

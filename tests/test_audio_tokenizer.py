@@ -335,3 +335,48 @@ def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 2 and log[0].startswith("step,")  # header + final step
+
+
+def _world_only(tmp_path, **overrides) -> TrainConfig:
+    return TrainConfig(
+        run_dir=str(tmp_path / "run"),
+        preset="tiny",
+        batch_size=2,
+        warmup_steps=1,
+        speech_fraction=0.0,
+        instrument_fraction=0.0,
+        recording_fraction=0.0,
+        **overrides,
+    )
+
+
+def test_refit_codebooks_quantize_the_models_latents_better_and_frozen_ones_stay(tmp_path):
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.refit_audio_codebooks import refit
+    from reelpoet.models.train.train_audio_tokenizer import train
+    from reelpoet.models.trained import load_audio_tokenizer
+
+    ctx = DistContext(0, 1, torch.device("cpu"))
+    train(_world_only(tmp_path, steps=3), ctx)
+    trained = tmp_path / "run" / "checkpoint"
+    out = refit(trained, tmp_path / "refit", batches=8, batch_size=8, iterations=10)
+    before, after = load_audio_tokenizer(trained), load_audio_tokenizer(out)
+    clips = _tones(4, 1.0, seed=5)
+    with torch.no_grad():
+        latents = before.encoder(clips)
+        torch.testing.assert_close(after.encoder(clips), latents)  # only the codebooks moved
+
+        def error(model: AudioTokenizer) -> float:
+            quantized = model.quantizer.decode(model.quantizer.encode(latents))
+            return float((quantized - latents).pow(2).mean())
+
+        assert error(after) < error(before)
+    state = json.loads((out / "state.json").read_text())
+    assert state["codebooks_refit"]["vectors"] == 8 * 8 * 50
+    assert state["lineage"][-1]["checkpoint"] == str(trained)
+    # a run from the refit model with frozen codebooks trains the rest around them
+    frozen = _world_only(tmp_path, steps=2, init_from=str(out), freeze_codebooks=True)
+    frozen = dataclasses.replace(frozen, run_dir=str(tmp_path / "frozen"))
+    model = train(frozen, ctx)
+    torch.testing.assert_close(model.quantizer.codebooks, after.quantizer.codebooks, rtol=0, atol=0)
+    assert not torch.equal(model.encoder.linear.weight, after.encoder.linear.weight)

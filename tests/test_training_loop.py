@@ -82,3 +82,18 @@ def test_a_session_limit_stops_with_a_checkpoint_and_the_schedule_untouched(tmp_
     assert rates[-1] > 0.9 * cfg.lr  # the cosine over 40 steps has barely begun
     second = _train(cfg, step_seconds=0.05)  # the same command goes on from there
     assert second["step"] > first["step"]
+
+
+def test_boolean_fields_become_on_off_flags(monkeypatch):
+    from reelpoet.models.train.loop import config_from_args
+
+    @dataclass(frozen=True)
+    class Flags:
+        freeze: bool = False
+        keep: bool = True
+        steps: int = 3
+
+    monkeypatch.setattr("sys.argv", ["train", "--freeze", "--no-keep", "--steps", "5"])
+    assert config_from_args(Flags, "test") == Flags(freeze=True, keep=False, steps=5)
+    monkeypatch.setattr("sys.argv", ["train"])
+    assert config_from_args(Flags, "test") == Flags()  # "--keep false" would have been truthy

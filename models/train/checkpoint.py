@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from reelpoet.sdk.atomic_file import atomic_output
+
 WEIGHTS = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 STATE = "state.json"
@@ -57,6 +59,19 @@ def save_checkpoint(
         os.replace(folder, retired)
     os.replace(staging, folder)
     shutil.rmtree(retired, ignore_errors=True)
+    return folder
+
+
+def save_weights(folder: Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
+    """Write a checkpoint without optimizer state (enough for loading or `--init-from`):
+    weights and JSON state, each file atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_output(folder / WEIGHTS) as temp:
+        save_file(tensors, str(temp))
+    with atomic_output(folder / STATE) as temp:
+        temp.write_text(json.dumps(state, indent=1))
     return folder
 
 

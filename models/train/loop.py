@@ -175,8 +175,12 @@ def config_from_args(config_class: type, description: str):
     """Build a frozen config dataclass from --flags named after its fields (defaults kept)."""
     parser = argparse.ArgumentParser(description=description)
     for field in dataclasses.fields(config_class):
+        flag = f"--{field.name.replace('_', '-')}"
+        if str(field.type) == "bool":  # --flag / --no-flag
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+            continue
         kind = {"int": int, "float": float}.get(str(field.type), str)
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
+        parser.add_argument(flag, type=kind, default=field.default)
     return config_class(**vars(parser.parse_args()))
 
 

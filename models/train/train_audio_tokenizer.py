@@ -70,6 +70,7 @@ class TrainConfig:
     # DAC (Kumar et al. 2023, arXiv:2306.06546) found dropout on every example costs quality at
     # the full rate; on half of them the full rate trains as well while fewer levels still decode.
     quantizer_dropout: float = 0.5
+    freeze_codebooks: bool = False  # keep the codebooks as loaded (after refit_audio_codebooks)
     speech_fraction: float = 0.35
     instrument_fraction: float = 0.2
     recording_fraction: float = 0.1
@@ -187,6 +188,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     progress = resume(cfg, model, optimizer)
     if progress.step == 0 and not cfg.init_from and model_cfg.linear_path:
         start_as_transform_coder(model, linear_path_batches(cfg, model_cfg))
+    model.quantizer.frozen = cfg.freeze_codebooks
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed)
     spectra = (
