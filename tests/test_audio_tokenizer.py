@@ -314,16 +314,9 @@ def test_two_gloo_ranks_end_with_identical_weights_and_codebooks(tmp_path):
     from reelpoet.models.train.distributed import train_on_local_ranks
     from reelpoet.models.train.train_audio_tokenizer import train
 
-    cfg = TrainConfig(
-        run_dir=str(tmp_path / "run"),
-        preset="tiny",
-        steps=8,  # 2 ranks x 2 clips x 50 frames a step: codes restart after ~6 steps
-        batch_size=2,
-        warmup_steps=1,
-        speech_fraction=0.0,  # world audio only: nothing to install for this test
-        instrument_fraction=0.0,
-        recording_fraction=0.0,
-    )
+    # 2 ranks x 2 clips x 50 frames a step: codes restart after ~6 steps; world audio only,
+    # nothing to install for this test
+    cfg = _world_only(tmp_path, steps=8)
     rank0, rank1 = train_on_local_ranks(functools.partial(train, cfg), 2, tmp_path)
     torch.manual_seed(0)  # the seed train() starts from: the untrained weights
     initial = AudioTokenizer(PRESETS["tiny"]).state_dict()
