@@ -229,7 +229,8 @@ def windows_from_frames(frames: torch.Tensor, subframes: int) -> torch.Tensor:
 
 
 class FilterbankEncoder(nn.Module):
-    """Analysis filterbank (kernel 2 hop, stride hop), then residual units at the frame rate."""
+    """Analysis filterbank (MDCT windows of 2 sub-hops, `subframes` a frame stacked as channels),
+    then a linear path and residual units at the frame rate, added."""
 
     def __init__(self, cfg: AudioTokenizerConfig) -> None:
         super().__init__()
@@ -265,7 +266,6 @@ class FilterbankDecoder(nn.Module):
     def __init__(self, cfg: AudioTokenizerConfig) -> None:
         super().__init__()
         bank, width = cfg.widths
-        self.hop = cfg.hop
         layers = [CausalConv(cfg.latent_dim, width, cfg.kernel_size), *_units(cfg, width)]
         out = nn.Conv1d(width, bank, 1)
         with torch.no_grad():  # start near silence, as the strided decoder does (see there)
