@@ -373,3 +373,29 @@ def test_refit_codebooks_quantize_the_models_latents_better_and_frozen_ones_stay
     model = train(frozen, ctx)
     torch.testing.assert_close(model.quantizer.codebooks, after.quantizer.codebooks, rtol=0, atol=0)
     assert not torch.equal(model.encoder.linear.weight, after.encoder.linear.weight)
+
+
+def test_refit_refuses_what_is_not_an_audio_run_with_a_clear_message(tmp_path, capsys):
+    from reelpoet.models.train.refit_audio_codebooks import main, refit
+
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        refit(tmp_path / "nowhere", tmp_path / "out", 2, 2, 2)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "state.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        refit(damaged, tmp_path / "out", 2, 2, 2)
+    video = tmp_path / "video"
+    video.mkdir()
+    (video / "state.json").write_text(json.dumps({"train_config": {"stage": "video"}}))
+    with pytest.raises(ValueError, match="not an audio tokenizer run"):
+        refit(video, tmp_path / "out", 2, 2, 2)
+    with pytest.raises(ValueError, match="positive"):
+        refit(video, tmp_path / "out", 0, 2, 2)
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(video), "--out", str(video)])
+    assert "must differ" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(video), "--out", str(tmp_path / "out")])
+    assert "not an audio tokenizer run" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written on refusal

@@ -28,9 +28,27 @@ from reelpoet.models.trained import load_audio_tokenizer
 REFIT_SEED_OFFSET = 2  # 0 trains, 1 started the linear path: a third stream of batches
 
 
+def _audio_run_state(checkpoint: Path) -> dict:
+    """The checkpoint's JSON state, or a clear error for a folder that is not an audio
+    tokenizer run's checkpoint (no state, another model, a recovered bundle with no mix)."""
+    try:
+        state = json.loads((checkpoint / STATE).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{checkpoint}: not a training checkpoint ({error})") from None
+    config = state.get("train_config")
+    if not isinstance(config, dict) or not set(config) <= set(TrainConfig.__dataclass_fields__):
+        raise ValueError(
+            f"{checkpoint}: not an audio tokenizer run (no train_config of train_audio_tokenizer"
+            " to draw its training mix from)"
+        )
+    return state
+
+
 @torch.no_grad()
 def refit(checkpoint: Path, out: Path, batches: int, batch_size: int, iterations: int) -> Path:
-    state = json.loads((checkpoint / STATE).read_text())
+    if batches < 1 or batch_size < 1 or iterations < 1:
+        raise ValueError("batches, batch_size and iterations must be positive")
+    state = _audio_run_state(checkpoint)
     model = load_audio_tokenizer(checkpoint)
     train_config = TrainConfig(**state["train_config"])
     mix = train_config.mix(model.cfg.sample_rate, model.cfg.hop)
@@ -61,7 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=20, help="k-means iterations")
     args = parser.parse_args(argv)
-    folder = refit(args.checkpoint, args.out, args.batches, args.batch_size, args.iterations)
+    if args.out.resolve() == args.checkpoint.resolve():
+        parser.error("--out must differ from --checkpoint: the trained codebooks are kept")
+    try:
+        folder = refit(args.checkpoint, args.out, args.batches, args.batch_size, args.iterations)
+    except ValueError as error:
+        parser.error(str(error))
     print(f"refit codebooks: {folder}")
 
 
