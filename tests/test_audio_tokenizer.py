@@ -26,7 +26,7 @@ from reelpoet.models.audio_tokenizer import (
     interleave,
     windows_from_frames,
 )
-from reelpoet.models.rvq import ResidualVectorQuantizer
+from reelpoet.models.rvq import ResidualVectorQuantizer, beam_search
 from reelpoet.models.train.train_audio_tokenizer import (
     TrainConfig,
     dropout_levels,
@@ -74,6 +74,66 @@ def test_kmeans_codebooks_quantize_better_than_random_vectors():
     assert torch.equal(again.codebooks, fitted.codebooks)  # ranks given the same data agree
     with pytest.raises(ValueError, match="at least 32 vectors"):
         again.fit(vectors[:10])
+
+
+def _clustered_vectors(count: int, dim: int = 6) -> torch.Tensor:
+    """Vectors with structure at several scales, as latents of audio have."""
+    torch.manual_seed(0)
+    coarse, fine = torch.randn(24, dim) * 3, torch.randn(24, dim)
+    return (
+        coarse[torch.randint(24, (count,))]
+        + fine[torch.randint(24, (count,))]
+        + 0.3 * torch.randn(count, dim)
+    )
+
+
+def _quantization_error(rvq: ResidualVectorQuantizer, vectors: torch.Tensor) -> torch.Tensor:
+    return (rvq.decode(rvq.encode(vectors[None]))[0] - vectors).pow(2).sum(-1)  # (N,)
+
+
+def test_beam_search_of_width_one_is_the_greedy_search_and_wider_finds_closer_codes():
+    vectors = _clustered_vectors(3000)
+    rvq = ResidualVectorQuantizer(3, 16, 6)
+    rvq.fit(vectors)
+    greedy = rvq.encode(vectors[None])
+    assert torch.equal(beam_search(vectors[None], rvq.codebooks, 1), greedy)
+    greedy_error = _quantization_error(rvq, vectors)
+    rvq.beam_width = 8
+    assert rvq.encode(vectors[None]).shape == (1, 3000, 3)
+    beam_error = _quantization_error(rvq, vectors)
+    assert beam_error.mean() < 0.95 * greedy_error.mean()
+    # the search ranks whole sums: a vector equal to a sum of codewords is coded exactly
+    exact = rvq.codebooks[0, 3] + rvq.codebooks[1, 7] + rvq.codebooks[2, 11]
+    assert rvq.encode(exact[None, None]).tolist() == [[[3, 7, 11]]]
+    with pytest.raises(ValueError, match="beam_width"):
+        ResidualVectorQuantizer(3, 16, 6, beam_width=0)
+
+
+def test_refined_codebooks_code_the_fitted_vectors_closer_and_keep_codes_in_use():
+    vectors, held_out = _clustered_vectors(6000).split([4000, 2000])
+    plain = ResidualVectorQuantizer(3, 16, 6, beam_width=8)
+    plain.fit(vectors)
+    refined = ResidualVectorQuantizer(3, 16, 6, beam_width=8)
+    refined.fit(vectors, refine_rounds=3)
+    for data in (vectors, held_out):
+        assert (
+            _quantization_error(refined, data).mean()
+            < 0.95 * _quantization_error(plain, data).mean()
+        )
+    codes = refined.encode(held_out[None])[0]
+    assert all(codes[:, k].unique().numel() >= 12 for k in range(3))
+    assert torch.equal(refined.embed_sum, refined.codebooks) and refined.initialized == 1
+
+
+def test_training_with_a_beam_codes_as_encode_does():
+    torch.manual_seed(0)
+    rvq = ResidualVectorQuantizer(num_levels=3, codebook_size=16, dim=6, beam_width=4)
+    rvq.fit(_clustered_vectors(2000))
+    rvq.frozen = True
+    z = _clustered_vectors(60).reshape(3, 20, 6)
+    out = rvq.train()(z)
+    assert torch.equal(out.codes, rvq.encode(z))
+    torch.testing.assert_close(rvq.decode(out.codes), out.quantized)
 
 
 def test_first_training_batch_initialises_codebooks_from_the_data():
@@ -269,6 +329,10 @@ def test_configs_validate_and_round_trip_through_json():
         assert AudioTokenizerConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     old = {k: v for k, v in PRESETS["soundstream"].to_dict().items() if k != "design"}
     assert AudioTokenizerConfig.from_dict(old) == PRESETS["soundstream"]  # older checkpoints
+    before_the_beam = {k: v for k, v in PRESETS["default"].to_dict().items() if k != "beam_width"}
+    assert AudioTokenizerConfig.from_dict(before_the_beam).beam_width == 1  # coded greedily
+    with pytest.raises(ValueError, match="beam_width"):
+        AudioTokenizerConfig(beam_width=0)
     with pytest.raises(ValueError, match="one entry more"):
         AudioTokenizerConfig(widths=(8, 16, 32))
     with pytest.raises(ValueError, match="one stride"):
@@ -339,6 +403,8 @@ def _world_only(tmp_path, **overrides) -> TrainConfig:
         speech_fraction=0.0,
         instrument_fraction=0.0,
         recording_fraction=0.0,
+        start_batches=16,
+        refine_rounds=1,
         **overrides,
     )
 
@@ -352,7 +418,9 @@ def test_refit_codebooks_quantize_the_models_latents_better_and_frozen_ones_stay
     ctx = DistContext(0, 1, torch.device("cpu"))
     train(_world_only(tmp_path, steps=3), ctx)
     trained = tmp_path / "run" / "checkpoint"
-    out = refit(trained, tmp_path / "refit", batches=8, batch_size=8, iterations=10)
+    out = refit(
+        trained, tmp_path / "refit", batches=8, batch_size=8, iterations=10, refine_rounds=1
+    )
     before, after = load_audio_tokenizer(trained), load_audio_tokenizer(out)
     clips = _tones(4, 1.0, seed=5)
     with torch.no_grad():
@@ -366,6 +434,7 @@ def test_refit_codebooks_quantize_the_models_latents_better_and_frozen_ones_stay
         assert error(after) < error(before)
     state = json.loads((out / "state.json").read_text())
     assert state["codebooks_refit"]["vectors"] == 8 * 8 * 50
+    assert state["codebooks_refit"]["refine_rounds"] == 1
     assert state["lineage"][-1]["checkpoint"] == str(trained)
     # a run from the refit model with frozen codebooks trains the rest around them
     frozen = _world_only(tmp_path, steps=2, init_from=str(out), freeze_codebooks=True)
@@ -392,6 +461,8 @@ def test_refit_refuses_what_is_not_an_audio_run_with_a_clear_message(tmp_path, c
         refit(video, tmp_path / "out", 2, 2, 2)
     with pytest.raises(ValueError, match="positive"):
         refit(video, tmp_path / "out", 0, 2, 2)
+    with pytest.raises(ValueError, match="refine_rounds not negative"):
+        refit(video, tmp_path / "out", 2, 2, 2, refine_rounds=-1)
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(video), "--out", str(video)])
     assert "must differ" in capsys.readouterr().err

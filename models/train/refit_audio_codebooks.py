@@ -45,9 +45,18 @@ def _audio_run_state(checkpoint: Path) -> dict:
 
 
 @torch.no_grad()
-def refit(checkpoint: Path, out: Path, batches: int, batch_size: int, iterations: int) -> Path:
-    if batches < 1 or batch_size < 1 or iterations < 1:
-        raise ValueError("batches, batch_size and iterations must be positive")
+def refit(
+    checkpoint: Path,
+    out: Path,
+    batches: int,
+    batch_size: int,
+    iterations: int,
+    refine_rounds: int = 0,
+) -> Path:
+    if batches < 1 or batch_size < 1 or iterations < 1 or refine_rounds < 0:
+        raise ValueError(
+            "batches, batch_size and iterations must be positive, refine_rounds not negative"
+        )
     state = _audio_run_state(checkpoint)
     model = load_audio_tokenizer(checkpoint)
     train_config = TrainConfig(**state["train_config"])
@@ -59,14 +68,18 @@ def refit(checkpoint: Path, out: Path, batches: int, batch_size: int, iterations
             for step in range(batches)
         ]
     )
-    model.quantizer.fit(latents, iterations=iterations)
+    model.quantizer.fit(latents, iterations=iterations, refine_rounds=refine_rounds)
     record = {
         "model_config": state["model_config"],
         "train_config": state["train_config"],
         "step": state.get("step"),
         "seconds": state.get("seconds"),
         "lineage": _ancestry(state, checkpoint),
-        "codebooks_refit": {"vectors": len(latents), "iterations": iterations},
+        "codebooks_refit": {
+            "vectors": len(latents),
+            "iterations": iterations,
+            "refine_rounds": refine_rounds,
+        },
     }
     return save_weights(out, model, record)
 
@@ -78,11 +91,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=100, help="batches of latents")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=20, help="k-means iterations")
+    parser.add_argument(
+        "--refine-rounds", type=int, default=0, help="joint refinement rounds (rvq.refine)"
+    )
     args = parser.parse_args(argv)
     if args.out.resolve() == args.checkpoint.resolve():
         parser.error("--out must differ from --checkpoint: the trained codebooks are kept")
     try:
-        folder = refit(args.checkpoint, args.out, args.batches, args.batch_size, args.iterations)
+        folder = refit(
+            args.checkpoint,
+            args.out,
+            args.batches,
+            args.batch_size,
+            args.iterations,
+            args.refine_rounds,
+        )
     except ValueError as error:
         parser.error(str(error))
     print(f"refit codebooks: {folder}")

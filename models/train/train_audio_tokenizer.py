@@ -43,7 +43,6 @@ from reelpoet.models.train.audio_clips import (
 from reelpoet.models.train.distributed import DistContext
 from reelpoet.models.train.loop import resume, run_steps, train_from_command_line
 
-LINEAR_PATH_BATCHES = 64
 LOG_COLUMNS = ["loss", "mel", "waveform", "commit", "onset", "si_snr", "codes_used"]
 
 
@@ -71,6 +70,13 @@ class TrainConfig:
     # the full rate; on half of them the full rate trains as well while fewer levels still decode.
     quantizer_dropout: float = 0.5
     freeze_codebooks: bool = False  # keep the codebooks as loaded (after refit_audio_codebooks)
+    # The transform coder a run from scratch starts as (`start_as_transform_coder`): its
+    # principal directions and k-means codebooks come from this many batches of the mix.
+    # 256 batches of 16 x 0.5 s are 102,400 frames, 100 a code: k-means codebooks fitted on
+    # 1,000 world soundtracks scored 8.3 dB on held-out ones where 300 gave 7.5
+    # (docs/audio_tokenizer.md, "Session 6").
+    start_batches: int = 256
+    refine_rounds: int = 4  # joint codebook refinement after k-means (`rvq.refine`)
     speech_fraction: float = 0.35
     instrument_fraction: float = 0.2
     recording_fraction: float = 0.1
@@ -94,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}")
         if not 0 <= self.quantizer_dropout <= 1:
             raise ValueError("quantizer_dropout must be in [0, 1]")
+        if self.start_batches < 1 or self.refine_rounds < 0:
+            raise ValueError("start_batches must be positive and refine_rounds not negative")
 
     def mix(self, sample_rate: int, hop: int) -> AudioMix:
         crop = max(hop, round(self.crop_seconds * sample_rate / hop) * hop)  # whole frames
@@ -164,19 +172,22 @@ def _losses(cfg: TrainConfig, out: TokenizerOutput, target, spectra, full) -> di
 
 
 def linear_path_batches(cfg: TrainConfig, model_cfg) -> list[torch.Tensor]:
-    """The audio the linear path's principal directions come from: 64 batches of the training
+    """The audio the transform coder is fitted on: `start_batches` batches of the training
     mix drawn with another seed, the same on every rank (so every rank starts alike)."""
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed + 1)
-    return [clips.batch(cfg.batch_size, 0, step) for step in range(LINEAR_PATH_BATCHES)]
+    return [clips.batch(cfg.batch_size, 0, step) for step in range(cfg.start_batches)]
 
 
 @torch.no_grad()
-def start_as_transform_coder(model: AudioTokenizer, batches: list[torch.Tensor]) -> None:
+def start_as_transform_coder(
+    model: AudioTokenizer, batches: list[torch.Tensor], refine_rounds: int = 0
+) -> None:
     """The untrained model as a classic transform coder: principal components of the
-    filterbank (`init_linear_path`), then k-means codebooks on those latents (`fit`)."""
+    filterbank (`init_linear_path`), then k-means codebooks on those latents (`fit`),
+    refined jointly for the model's search (`refine_rounds`)."""
     init_linear_path(model, batches)
     latents = torch.cat([model.encoder(model.pad(b)).flatten(0, 1) for b in batches])
-    model.quantizer.fit(latents)
+    model.quantizer.fit(latents, refine_rounds=refine_rounds)
 
 
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> AudioTokenizer:
@@ -187,7 +198,7 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0)
     progress = resume(cfg, model, optimizer)
     if progress.step == 0 and not cfg.init_from and model_cfg.linear_path:
-        start_as_transform_coder(model, linear_path_batches(cfg, model_cfg))
+        start_as_transform_coder(model, linear_path_batches(cfg, model_cfg), cfg.refine_rounds)
     model.quantizer.frozen = cfg.freeze_codebooks
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed)
