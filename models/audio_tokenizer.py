@@ -79,6 +79,16 @@ class AudioTokenizerConfig:
     # a principal-component transform coder went from 6.95 to 7.91 dB SI-SNR on held-out world
     # soundtracks (docs/audio_tokenizer.md, "Session 6"). 1: level-by-level nearest codes.
     beam_width: int = 8
+    # The RVQ codes each latent vector z after a compander on its norm, r -> (r + knee)^e -
+    # knee^e (linear below `compand_knee`, a power law above; the decoder inverts it), so the
+    # quantization error grows with the signal instead of being the same for every frame: a
+    # quiet recording (crunching.mp3 at -46 dBFS RMS) otherwise decodes to codebook noise louder
+    # than itself, which more levels make worse. 1.0: no compander (the latent is coded as is).
+    compand_exponent: float = 1.0
+    compand_knee: float = 0.02
+    # Code 0 of every RVQ level is the zero vector (kept there in training): digital silence
+    # codes as zeros and decodes as the decoder's silence, not as a sum of codewords near 0.
+    zero_code: bool = True
     ema_decay: float = 0.99  # the codebook EMA decay of VQ-VAE (van den Oord et al. 2017)
     # Restart a code once 2 x codebook_size vectors went by without picking it, about as eager
     # as EnCodec's released code (EMA cluster size < 2). In 105-step smoke runs of a small
@@ -106,6 +116,8 @@ class AudioTokenizerConfig:
             raise ValueError("kernel_size and latent_dim must be positive")
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be at least 1, got {self.beam_width}")
+        if not 0 < self.compand_exponent <= 1 or self.compand_knee <= 0:
+            raise ValueError("compand_exponent must be in (0, 1] and compand_knee positive")
         if self.num_levels < 1 or self.codebook_size < 2:
             raise ValueError("need at least 1 level and 2 codes a level")
         if not 0 < self.ema_decay < 1 or self.dead_after <= 0:
@@ -134,7 +146,8 @@ class AudioTokenizerConfig:
         field existed get the value their models were trained with."""
         fields = {k: v for k, v in config.items() if k in cls.__dataclass_fields__}
         written_before = {"design": "soundstream", "linear_path": False, "subframes": 1}
-        return cls(**{**written_before, "beam_width": 1, **fields})
+        before_search = {"beam_width": 1, "compand_exponent": 1.0, "zero_code": False}
+        return cls(**{**written_before, **before_search, **fields})
 
 
 PRESETS = {
@@ -149,6 +162,7 @@ PRESETS = {
         linear_path=False,
         subframes=1,
         beam_width=1,
+        zero_code=False,
         strides=(2, 4, 5, 8),
         widths=(8, 16, 48, 96, 192),
         dilations=(1, 3, 9),
@@ -160,6 +174,7 @@ PRESETS = {
         linear_path=False,
         subframes=1,
         beam_width=1,
+        zero_code=False,
         strides=(2, 4, 5, 8),
         widths=(4, 4, 8, 8, 16),
         dilations=(1, 3),
@@ -365,6 +380,7 @@ class AudioTokenizer(nn.Module):
             cfg.ema_decay,
             cfg.dead_after,
             beam_width=cfg.beam_width,
+            zero_code=cfg.zero_code,
         )
         self.decoder = FilterbankDecoder(cfg) if filterbank else StridedDecoder(cfg)
 
@@ -377,19 +393,40 @@ class AudioTokenizer(nn.Module):
     ) -> TokenizerOutput:
         """(B, N) samples -> reconstruction of the padded input; `active_levels` (B,) in 1..K
         decodes each example from its first levels only (quantizer dropout)."""
-        z = self.encoder(self.pad(samples))  # (B, T, D)
-        q = self.quantizer(z, active_levels)
-        return TokenizerOutput(self.decoder(q.quantized), q.codes, q.commit_loss, q.codes_used)
+        q = self.quantizer(self.latents(samples), active_levels)
+        return TokenizerOutput(
+            self.decoder(self.expand(q.quantized)), q.codes, q.commit_loss, q.codes_used
+        )
+
+    def latents(self, samples: torch.Tensor) -> torch.Tensor:
+        """(B, N) samples -> (B, T, D) what the quantizer codes (the compressed latents)."""
+        return self.compress(self.encoder(self.pad(samples)))
+
+    def compress(self, z: torch.Tensor) -> torch.Tensor:
+        """The compander on each vector's norm (see `compand_exponent`); identity at 1.0."""
+        e, knee = self.cfg.compand_exponent, self.cfg.compand_knee
+        if e == 1.0:
+            return z
+        norm = z.norm(dim=-1, keepdim=True)
+        return z * (((norm + knee) ** e - knee**e) / norm.clamp_min(1e-12))
+
+    def expand(self, y: torch.Tensor) -> torch.Tensor:
+        """The inverse of `compress`: y's norm s -> (s + knee^e)^(1/e) - knee."""
+        e, knee = self.cfg.compand_exponent, self.cfg.compand_knee
+        if e == 1.0:
+            return y
+        norm = y.norm(dim=-1, keepdim=True)
+        return y * (((norm + knee**e) ** (1 / e) - knee) / norm.clamp_min(1e-12))
 
     @torch.no_grad()
     def encode(self, samples: torch.Tensor) -> torch.Tensor:
         """(B, N) float samples in [-1, 1] -> (B, ceil(N / hop), K) int64 codes."""
-        return self.quantizer.encode(self.encoder(self.pad(samples)))
+        return self.quantizer.encode(self.latents(samples))
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, T, L) codes of the first L <= K levels -> (B, T * hop) samples in [-1, 1]."""
-        return self.decoder(self.quantizer.decode(codes)).clamp(-1, 1)
+        return self.decoder(self.expand(self.quantizer.decode(codes))).clamp(-1, 1)
 
 
 @torch.no_grad()

@@ -57,12 +57,16 @@ class ResidualVectorQuantizer(nn.Module):
         dead_after: float = 2.0,
         eps: float = 1e-5,
         beam_width: int = 1,
+        zero_code: bool = False,
     ) -> None:
         super().__init__()
         if beam_width < 1:
             raise ValueError(f"beam_width must be at least 1, got {beam_width}")
         self.num_levels, self.codebook_size, self.dim = num_levels, codebook_size, dim
         self.beam_width = beam_width
+        # Code 0 of every level stays the zero vector: silence (a zero latent) then codes as
+        # all zeros and decodes to exactly what the decoder makes of a zero latent.
+        self.zero_code = zero_code
         self.decay, self.dead_after, self.eps = decay, dead_after, eps
         self.register_buffer("codebooks", torch.randn(num_levels, codebook_size, dim))
         # EMA statistics: how many vectors each code got (cluster size) and their sum.
@@ -134,6 +138,7 @@ class ResidualVectorQuantizer(nn.Module):
         residual = z.reshape(-1, self.dim)  # (N, D)
         for k in range(self.num_levels):
             self.codebooks[k] = _synced(self._sample(residual, self.codebook_size), "broadcast")
+            self._pin_zero(self.codebooks[k])
             residual = residual - F.embedding(
                 self._nearest(residual, self.codebooks[k]), self.codebooks[k]
             )
@@ -178,6 +183,7 @@ class ResidualVectorQuantizer(nn.Module):
             self.codebooks[k] = torch.where(
                 (counts > 0)[:, None], sums / counts.clamp_min(1)[:, None], self.codebooks[k]
             )
+            self._pin_zero(self.codebooks[k])
             total = total - own + F.embedding(codes[:, k], self.codebooks[k])
 
     def _greedy_kmeans(self, z: torch.Tensor, iterations: int, seed: int) -> None:
@@ -187,7 +193,7 @@ class ResidualVectorQuantizer(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         for k in range(self.num_levels):
             codebook = residual[torch.randperm(len(residual), generator=generator)]
-            codebook = codebook[: self.codebook_size].clone()
+            codebook = self._pin_zero(codebook[: self.codebook_size].clone())
             for _ in range(iterations):
                 codes = self._nearest(residual, codebook)
                 counts = torch.bincount(codes, minlength=self.codebook_size).float()
@@ -198,8 +204,15 @@ class ResidualVectorQuantizer(nn.Module):
                 codebook = torch.where(  # an empty cluster restarts at a random vector
                     (counts > 0)[:, None], sums / counts.clamp_min(1)[:, None], spare
                 )
+                self._pin_zero(codebook)
             self.codebooks[k] = codebook
             residual = residual - F.embedding(self._nearest(residual, codebook), codebook)
+
+    def _pin_zero(self, codebook: torch.Tensor) -> torch.Tensor:
+        """Set code 0 of a (V, D) codebook to zero in place when `zero_code` is on."""
+        if self.zero_code:
+            codebook[0] = 0.0
+        return codebook
 
     @staticmethod
     def _sample(vectors: torch.Tensor, count: int) -> torch.Tensor:
@@ -222,6 +235,7 @@ class ResidualVectorQuantizer(nn.Module):
         total = self.cluster_size[k].sum()
         size = (self.cluster_size[k] + self.eps) / (total + self.codebook_size * self.eps) * total
         self.codebooks[k] = self.embed_sum[k] / size[:, None]
+        self._pin_zero(self.codebooks[k])
         seen = counts.sum()  # vectors of this step, all ranks
         self.unused_vectors[k] = torch.where(counts > 0, 0.0, self.unused_vectors[k] + seen)
         self._restart_dead(k, flat)
@@ -230,6 +244,7 @@ class ResidualVectorQuantizer(nn.Module):
     def _restart_dead(self, k: int, vectors: torch.Tensor) -> None:
         """SoundStream's restart: a code unused for a while becomes a vector of this batch."""
         dead = self.unused_vectors[k] >= self.dead_after * self.codebook_size  # same on all ranks
+        dead[0] &= not self.zero_code  # the zero code is kept for silence, used or not
         count = int(dead.sum())
         if count == 0:
             return

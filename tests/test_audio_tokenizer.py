@@ -136,6 +136,41 @@ def test_training_with_a_beam_codes_as_encode_does():
     torch.testing.assert_close(rvq.decode(out.codes), out.quantized)
 
 
+def test_the_zero_code_stays_zero_through_fitting_refinement_and_training():
+    vectors = _clustered_vectors(3000)
+    rvq = ResidualVectorQuantizer(3, 16, 6, beam_width=4, zero_code=True)
+    rvq.fit(vectors, refine_rounds=2)
+    assert (rvq.codebooks[:, 0] == 0).all()
+    silence = torch.zeros(1, 5, 6)
+    assert (rvq.encode(silence) == 0).all() and (rvq.decode(rvq.encode(silence)) == 0).all()
+    rvq.train()
+    for _ in range(40):  # EMA updates and dead-code restarts (code 0 unused: data far from 0)
+        rvq(vectors[:64].reshape(1, 64, 6) + 20.0)
+    assert (rvq.codebooks[:, 0] == 0).all()
+    greedy = ResidualVectorQuantizer(3, 16, 6)
+    greedy.fit(vectors)
+    assert (greedy.codebooks[:, 0] != 0).any()  # off by default: nothing pinned
+
+
+def test_the_compander_inverts_and_keeps_quiet_frames_coded_in_proportion():
+    cfg = dataclasses.replace(PRESETS["tiny"], compand_exponent=0.5, compand_knee=0.02)
+    model = AudioTokenizer(cfg)
+    directions = torch.nn.functional.normalize(torch.randn(2, 30, cfg.latent_dim), dim=-1)
+    z = directions * torch.logspace(-4, 1, 30)[None, :, None]  # norms 1e-4 .. 10
+    y = model.compress(z)
+    torch.testing.assert_close(model.expand(y), z, rtol=1e-4, atol=1e-7)
+    assert (model.compress(torch.zeros(1, 2, cfg.latent_dim)) == 0).all()
+    norms = y.norm(dim=-1)
+    assert (norms[:, 1:] > norms[:, :-1]).all()  # monotone in the norm
+    loud = z.norm(dim=-1) > 0.2  # well above the knee: a power law of exponent 0.5
+    span, coded_span = z.norm(dim=-1)[loud], norms[loud]
+    assert coded_span.max() / coded_span.min() < (span.max() / span.min()) ** 0.6
+    plain = AudioTokenizer(PRESETS["tiny"])
+    assert plain.compress(z) is z and plain.expand(z) is z
+    with pytest.raises(ValueError, match="compand_exponent"):
+        AudioTokenizerConfig(compand_exponent=0.0)
+
+
 def test_first_training_batch_initialises_codebooks_from_the_data():
     torch.manual_seed(0)
     rvq = ResidualVectorQuantizer(num_levels=2, codebook_size=16, dim=4).train()
@@ -329,8 +364,11 @@ def test_configs_validate_and_round_trip_through_json():
         assert AudioTokenizerConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     old = {k: v for k, v in PRESETS["soundstream"].to_dict().items() if k != "design"}
     assert AudioTokenizerConfig.from_dict(old) == PRESETS["soundstream"]  # older checkpoints
-    before_the_beam = {k: v for k, v in PRESETS["default"].to_dict().items() if k != "beam_width"}
-    assert AudioTokenizerConfig.from_dict(before_the_beam).beam_width == 1  # coded greedily
+    later = ("beam_width", "compand_exponent", "zero_code")
+    before_the_beam = {k: v for k, v in PRESETS["default"].to_dict().items() if k not in later}
+    before_the_beam = AudioTokenizerConfig.from_dict(before_the_beam)
+    assert before_the_beam.beam_width == 1 and before_the_beam.compand_exponent == 1.0
+    assert not before_the_beam.zero_code  # as those models were trained
     with pytest.raises(ValueError, match="beam_width"):
         AudioTokenizerConfig(beam_width=0)
     with pytest.raises(ValueError, match="one entry more"):

@@ -63,10 +63,7 @@ def refit(
     mix = train_config.mix(model.cfg.sample_rate, model.cfg.hop)
     clips = AudioClips(mix, train_config.seed + REFIT_SEED_OFFSET)
     latents = torch.cat(
-        [
-            model.encoder(model.pad(clips.batch(batch_size, 0, step))).flatten(0, 1)
-            for step in range(batches)
-        ]
+        [model.latents(clips.batch(batch_size, 0, step)).flatten(0, 1) for step in range(batches)]
     )
     model.quantizer.fit(latents, iterations=iterations, refine_rounds=refine_rounds)
     record = {

@@ -186,7 +186,7 @@ def start_as_transform_coder(
     filterbank (`init_linear_path`), then k-means codebooks on those latents (`fit`),
     refined jointly for the model's search (`refine_rounds`)."""
     init_linear_path(model, batches)
-    latents = torch.cat([model.encoder(model.pad(b)).flatten(0, 1) for b in batches])
+    latents = torch.cat([model.latents(b).flatten(0, 1) for b in batches])
     model.quantizer.fit(latents, refine_rounds=refine_rounds)
 
 
