@@ -261,9 +261,7 @@ def beam_search(z: torch.Tensor, codebooks: torch.Tensor, width: int) -> torch.T
     extensions with the least squared error stay (level-by-level nearest codes are width 1).
     Plain tensor ops (TopK, Gather), so it exports to ONNX."""
     num_levels, size, dim = codebooks.shape
-    # In float64: paths whose errors differ in the 7th digit are common at the last levels,
-    # and float32 sums ordered differently (torch against onnxruntime) swapped 3% of them.
-    flat, codebooks = z.reshape(-1, dim).double(), codebooks.double()  # (N, D)
+    flat = z.reshape(-1, dim)  # (N, D)
     norms = codebooks.pow(2).sum(-1)  # (K, V)
     sums = torch.zeros_like(flat)[:, None]  # (N, kept, D): the kept paths' quantized sums
     paths, kept = None, 1  # paths: (N, kept, levels so far) codes
@@ -272,10 +270,11 @@ def beam_search(z: torch.Tensor, codebooks: torch.Tensor, width: int) -> torch.T
         # ||r - c||^2 = ||r||^2 - 2 r.c + ||c||^2, for every kept path and every code
         error = residual.pow(2).sum(-1, keepdim=True) - 2 * residual @ codebooks[k].T + norms[k]
         keep = min(width, kept * size)
-        error = error.flatten(1)  # (N, kept * V)
+        error = error.flatten(1).double()  # (N, kept * V)
         # Equal errors (duplicate codewords: silent frames make them) go to the lower index
         # in onnxruntime's TopK and anywhere in torch's; ranking by a key that grows with the
-        # index makes both pick the same.
+        # index (in float64, where the step is below float32's resolution of the errors)
+        # makes both pick the same.
         order = torch.arange(error.shape[1], dtype=error.dtype, device=error.device)
         key = error + (error.abs() * 1e-12 + 1e-30) * order
         best = key.topk(keep, dim=1, largest=False).indices  # (N, keep), best first
