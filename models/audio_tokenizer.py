@@ -96,6 +96,12 @@ class AudioTokenizerConfig:
     # Code 0 of every RVQ level is the zero vector (kept there in training): digital silence
     # codes as zeros and decodes as the decoder's silence, not as a sum of codewords near 0.
     zero_code: bool = True
+    # filterbank only: a decoded hop is silent where a window over it decoded from an exactly
+    # zero latent (all zero codes: the encoder found silence there). Without it the window
+    # beside a sound leaks its uncancelled time-domain alias into the silence, and more levels
+    # leak more: on smpte-2997.mp4's track (beeps between digital silence) the log-mel distance
+    # of the silent frames next to a beep rose from 0.19 with 1 level to 0.22 with 4.
+    silence_gate: bool = True
     ema_decay: float = 0.99  # the codebook EMA decay of VQ-VAE (van den Oord et al. 2017)
     # Restart a code once 2 x codebook_size vectors went by without picking it, about as eager
     # as EnCodec's released code (EMA cluster size < 2). In 105-step smoke runs of a small
@@ -115,8 +121,11 @@ class AudioTokenizerConfig:
             raise ValueError("the filterbank design has one stride: the hop, e.g. (320,)")
         if min(self.strides) < 1 or min(self.widths) < 1 or min(self.dilations) < 1:
             raise ValueError("strides, widths and dilations must be positive")
-        if (self.linear_path or self.subframes != 1) and self.design != "filterbank":
-            raise ValueError("linear_path and subframes belong to the filterbank design")
+        filterbank_only = self.linear_path or self.subframes != 1 or self.silence_gate
+        if filterbank_only and self.design != "filterbank":
+            raise ValueError(
+                "linear_path, subframes and silence_gate belong to the filterbank design"
+            )
         if self.subframes < 1 or self.hop % self.subframes or self.widths[0] % self.subframes:
             raise ValueError("subframes must divide the hop and the filterbank width")
         if self.kernel_size < 1 or self.latent_dim < 1:
@@ -153,7 +162,12 @@ class AudioTokenizerConfig:
         field existed get the value their models were trained with."""
         fields = {k: v for k, v in config.items() if k in cls.__dataclass_fields__}
         written_before = {"design": "soundstream", "linear_path": False, "subframes": 1}
-        before_search = {"beam_width": 1, "compand_exponent": 1.0, "zero_code": False}
+        before_search = {
+            "beam_width": 1,
+            "compand_exponent": 1.0,
+            "zero_code": False,
+            "silence_gate": False,
+        }
         return cls(**{**written_before, **before_search, **fields})
 
 
@@ -170,6 +184,7 @@ PRESETS = {
         subframes=1,
         beam_width=1,
         zero_code=False,
+        silence_gate=False,
         strides=(2, 4, 5, 8),
         widths=(8, 16, 48, 96, 192),
         dilations=(1, 3, 9),
@@ -182,6 +197,7 @@ PRESETS = {
         subframes=1,
         beam_width=1,
         zero_code=False,
+        silence_gate=False,
         strides=(2, 4, 5, 8),
         widths=(4, 4, 8, 8, 16),
         dilations=(1, 3),
@@ -306,7 +322,7 @@ class FilterbankDecoder(nn.Module):
             out.bias.zero_()
         self.net = nn.Sequential(*layers, nn.ELU(), out)
         self.linear = nn.Conv1d(cfg.latent_dim, bank, 1, bias=False) if cfg.linear_path else None
-        self.subframes = cfg.subframes
+        self.subframes, self.silence_gate = cfg.subframes, cfg.silence_gate
         sub_hop, per_window = cfg.hop // cfg.subframes, bank // cfg.subframes
         self.sub_hop = sub_hop
         self.synthesis = nn.ConvTranspose1d(per_window, 1, 2 * sub_hop, stride=sub_hop)
@@ -325,7 +341,19 @@ class FilterbankDecoder(nn.Module):
         # Window j covers sub-hops j - 1 and j (as in the encoder): drop the first sub-hop,
         # which would precede the input. The last one misses its next window's half.
         windows = windows_from_frames(coefficients, self.subframes)
-        return self.synthesis(windows)[:, 0, self.sub_hop :]
+        samples = self.synthesis(windows)[:, 0, self.sub_hop :]
+        return samples * self._sound_mask(latents) if self.silence_gate else samples
+
+    def _sound_mask(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim, T) -> (B, T * hop) 0 where a window over the sample decoded from a
+        zero latent, else 1. Decoded sub-hop i is windows i and i + 1 overlapped; a frame's
+        latent stands for its `subframes` windows, which span its own sub-hops and the one
+        before. Reads frames <= n // hop + 1 for sample n, the decoder's lookahead already."""
+        sound = (latents != 0).any(1).to(latents.dtype)  # (B, T)
+        windows = sound.repeat_interleave(self.subframes, dim=1)  # (B, T * S)
+        # sub-hop i is kept only if windows i and i + 1 both carry sound (none after the end)
+        kept = windows * F.pad(windows[:, 1:], (0, 1), value=1.0)
+        return kept.repeat_interleave(self.sub_hop, dim=1)
 
 
 class StridedEncoder(nn.Module):

@@ -27,6 +27,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+# Norm below which a vector counts as silence (only silence may take the zero code at level 0):
+# about -120 dBFS frame RMS through the default's compander, where -80 dBFS maps to ~2e-3.
+SILENCE_NORM = 1e-4
+FORBIDDEN = 1e9  # an added squared error no real path comes near
+
 
 class RVQOutput(NamedTuple):
     quantized: torch.Tensor  # (B, T, D) sum of the active levels, straight-through gradients
@@ -65,7 +70,9 @@ class ResidualVectorQuantizer(nn.Module):
         self.num_levels, self.codebook_size, self.dim = num_levels, codebook_size, dim
         self.beam_width = beam_width
         # Code 0 of every level stays the zero vector: silence (a zero latent) then codes as
-        # all zeros and decodes to exactly what the decoder makes of a zero latent.
+        # all zeros and decodes to exactly what the decoder makes of a zero latent. Only a
+        # vector of norm below SILENCE_NORM may take code 0 at level 0, so a quiet sound is
+        # never coded as silence (the decoder may gate what is coded as silence).
         self.zero_code = zero_code
         self.decay, self.dead_after, self.eps = decay, dead_after, eps
         self.register_buffer("codebooks", torch.randn(num_levels, codebook_size, dim))
@@ -91,7 +98,8 @@ class ResidualVectorQuantizer(nn.Module):
         residual, quantized, codes, commit = z, torch.zeros_like(z), [], []
         for k in range(self.num_levels):
             if searched is None:
-                level_codes = self._nearest(residual.detach(), self.codebooks[k])  # (B, T)
+                cost = self._level_cost(z.detach(), k)
+                level_codes = self._nearest(residual.detach(), self.codebooks[k], cost)  # (B, T)
             else:
                 level_codes = searched[..., k]
             q = F.embedding(level_codes, self.codebooks[k])  # (B, T, D), no grad: EMA-trained
@@ -109,19 +117,36 @@ class ResidualVectorQuantizer(nn.Module):
         return RVQOutput(z + (quantized - z).detach(), codes_t, commit_loss, used)
 
     @staticmethod
-    def _nearest(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-        """(..., D) vectors, (V, D) codebook -> (...) index of the nearest code (L2)."""
+    def _nearest(
+        x: torch.Tensor, codebook: torch.Tensor, cost: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(..., D) vectors, (V, D) codebook -> (...) index of the nearest code (L2), after
+        adding `cost` (broadcast to (..., V)) to the squared distances."""
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 does not change the argmin.
         scores = x @ codebook.T * 2 - codebook.pow(2).sum(-1)  # (..., V)
+        if cost is not None:
+            scores = scores - cost
         return scores.argmax(-1)
+
+    def _level_cost(self, z: torch.Tensor, k: int) -> torch.Tensor | None:
+        return self._first_level_cost(z) if k == 0 else None
+
+    def _first_level_cost(self, z: torch.Tensor) -> torch.Tensor | None:
+        """(..., V) extra squared error of each level-0 code for vectors z: with the zero code,
+        code 0 costs `FORBIDDEN` for every vector that is not silence."""
+        if not self.zero_code:
+            return None
+        audible = (z.norm(dim=-1, keepdim=True) >= SILENCE_NORM).to(z.dtype)  # (..., 1)
+        first = F.one_hot(torch.zeros((), dtype=torch.long), self.codebook_size).to(z.dtype)
+        return audible * first * FORBIDDEN
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, K) int64 codes, all levels."""
         if self.beam_width > 1:
-            return beam_search(z, self.codebooks, self.beam_width)
+            return beam_search(z, self.codebooks, self.beam_width, self._first_level_cost(z))
         residual, codes = z, []
         for k in range(self.num_levels):
-            level_codes = self._nearest(residual, self.codebooks[k])
+            level_codes = self._nearest(residual, self.codebooks[k], self._level_cost(z, k))
             residual = residual - F.embedding(level_codes, self.codebooks[k])
             codes.append(level_codes)
         return torch.stack(codes, -1)
@@ -194,8 +219,9 @@ class ResidualVectorQuantizer(nn.Module):
         for k in range(self.num_levels):
             codebook = residual[torch.randperm(len(residual), generator=generator)]
             codebook = self._pin_zero(codebook[: self.codebook_size].clone())
+            cost = self._level_cost(residual, k)  # level 0: the vectors themselves
             for _ in range(iterations):
-                codes = self._nearest(residual, codebook)
+                codes = self._nearest(residual, codebook, cost)
                 counts = torch.bincount(codes, minlength=self.codebook_size).float()
                 sums = torch.zeros_like(codebook).index_add_(0, codes, residual)
                 spare = residual[
@@ -206,7 +232,7 @@ class ResidualVectorQuantizer(nn.Module):
                 )
                 self._pin_zero(codebook)
             self.codebooks[k] = codebook
-            residual = residual - F.embedding(self._nearest(residual, codebook), codebook)
+            residual = residual - F.embedding(self._nearest(residual, codebook, cost), codebook)
 
     def _pin_zero(self, codebook: torch.Tensor) -> torch.Tensor:
         """Set code 0 of a (V, D) codebook to zero in place when `zero_code` is on."""
@@ -255,11 +281,14 @@ class ResidualVectorQuantizer(nn.Module):
         self.unused_vectors[k, dead] = 0.0
 
 
-def beam_search(z: torch.Tensor, codebooks: torch.Tensor, width: int) -> torch.Tensor:
+def beam_search(
+    z: torch.Tensor, codebooks: torch.Tensor, width: int, first_cost: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, T, D) vectors, (K, V, D) codebooks -> (B, T, K) codes whose sum of codewords is
     near z: at each level every kept partial sum is extended by every code and the `width`
     extensions with the least squared error stay (level-by-level nearest codes are width 1).
-    Plain tensor ops (TopK, Gather), so it exports to ONNX."""
+    `first_cost` ((B, T, V) or broadcastable) is added to the level-0 errors. Plain tensor
+    ops (TopK, Gather), so it exports to ONNX."""
     num_levels, size, dim = codebooks.shape
     flat = z.reshape(-1, dim)  # (N, D)
     norms = codebooks.pow(2).sum(-1)  # (K, V)
@@ -269,6 +298,8 @@ def beam_search(z: torch.Tensor, codebooks: torch.Tensor, width: int) -> torch.T
         residual = flat[:, None] - sums  # (N, kept, D)
         # ||r - c||^2 = ||r||^2 - 2 r.c + ||c||^2, for every kept path and every code
         error = residual.pow(2).sum(-1, keepdim=True) - 2 * residual @ codebooks[k].T + norms[k]
+        if k == 0 and first_cost is not None:
+            error = error + first_cost.reshape(-1, 1, first_cost.shape[-1])
         keep = min(width, kept * size)
         error = error.flatten(1).double()  # (N, kept * V)
         # Equal errors (duplicate codewords: silent frames make them) go to the lower index

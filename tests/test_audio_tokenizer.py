@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import itertools
 import json
+import math
 
 import pytest
 import torch
@@ -150,6 +151,49 @@ def test_the_zero_code_stays_zero_through_fitting_refinement_and_training():
     greedy = ResidualVectorQuantizer(3, 16, 6)
     greedy.fit(vectors)
     assert (greedy.codebooks[:, 0] != 0).any()  # off by default: nothing pinned
+
+
+@pytest.mark.parametrize("beam_width", [1, 4])
+def test_only_silence_takes_the_zero_code_at_the_first_level(beam_width):
+    vectors = _clustered_vectors(3000)
+    rvq = ResidualVectorQuantizer(3, 16, 6, beam_width=beam_width, zero_code=True)
+    rvq.fit(vectors, refine_rounds=1)
+    quiet = torch.nn.functional.normalize(torch.randn(1, 50, 6), dim=-1) * 1e-3  # not silence
+    assert (rvq.encode(quiet)[..., 0] != 0).all()  # coded by the nearest real codeword
+    silence = torch.zeros(1, 3, 6)
+    assert (rvq.encode(silence) == 0).all()
+    rvq.frozen = True  # training codes the same way
+    assert torch.equal(rvq.train()(quiet).codes, rvq.encode(quiet))
+
+
+def test_the_silence_gate_silences_what_was_coded_as_silence_and_nothing_else():
+    torch.manual_seed(0)
+    hop = 320
+    clip = torch.zeros(1, 40 * hop)
+    t = torch.arange(10 * hop) / 16000
+    clip[0, 15 * hop : 25 * hop] = 0.5 * torch.sin(2 * math.pi * 440 * t)  # a beep in silence
+    gated = AudioTokenizer(PRESETS["tiny"]).eval()
+    _fit_as_transform_coder(gated, clip)
+    ungated = AudioTokenizer(dataclasses.replace(PRESETS["tiny"], silence_gate=False)).eval()
+    ungated.load_state_dict(gated.state_dict())
+    codes = gated.encode(clip)
+    silent_frames = (codes == 0).all(-1)[0]
+    # frame t's window covers hops t - 1 and t: frames 0..14 hear nothing, 15..25 the beep
+    assert silent_frames[:15].all() and not silent_frames[15:26].any()
+    with_gate, without = gated.decode(codes)[0], ungated.decode(codes)[0]
+    leak = without[14 * hop : 15 * hop].abs().max()  # frame 15's coding error before the beep
+    assert leak > 1e-4 and (with_gate[: 15 * hop] == 0).all()
+    beep = slice(16 * hop, 24 * hop)
+    torch.testing.assert_close(with_gate[beep], without[beep], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="silence_gate"):
+        dataclasses.replace(PRESETS["soundstream_tiny"], silence_gate=True)
+
+
+def _fit_as_transform_coder(model: AudioTokenizer, clip: torch.Tensor) -> None:
+    from reelpoet.models.train.train_audio_tokenizer import start_as_transform_coder
+
+    noise = [torch.randn(4, 16000) * 0.1 * (i + 1) for i in range(4)]
+    start_as_transform_coder(model, [clip, *noise], refine_rounds=1)
 
 
 def test_the_compander_inverts_and_keeps_quiet_frames_coded_in_proportion():
@@ -480,6 +524,22 @@ def test_refit_codebooks_quantize_the_models_latents_better_and_frozen_ones_stay
     model = train(frozen, ctx)
     torch.testing.assert_close(model.quantizer.codebooks, after.quantizer.codebooks, rtol=0, atol=0)
     assert not torch.equal(model.encoder.linear.weight, after.encoder.linear.weight)
+
+
+def test_a_run_of_no_steps_saves_the_transform_coder_it_starts_as(tmp_path):
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_audio_tokenizer import train
+    from reelpoet.models.trained import load_audio_tokenizer
+
+    model = train(_world_only(tmp_path, steps=0), DistContext(0, 1, torch.device("cpu")))
+    saved_folder = tmp_path / "run" / "checkpoint"
+    assert json.loads((saved_folder / "state.json").read_text())["step"] == 0
+    saved = load_audio_tokenizer(saved_folder)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(saved.state_dict()[name], tensor, rtol=0, atol=0)
+    assert saved.encoder.linear.weight.abs().sum() > 0  # the principal directions, fitted
+    clips = _tones(2, 1.0, seed=3)
+    assert (saved.encode(clips)[..., 0] != 0).any()
 
 
 def test_refit_refuses_what_is_not_an_audio_run_with_a_clear_message(tmp_path, capsys):

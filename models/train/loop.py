@@ -168,6 +168,8 @@ def run_steps(
         ):
             save()
             last_save = time.monotonic()
+    if ctx.is_main and cfg.steps == 0 and progress.step == 0:
+        save()  # a run of no steps writes the model it starts as (a fitted start, say)
     return Progress(step, seconds(), progress.lineage)
 
 
