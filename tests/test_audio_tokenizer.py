@@ -533,13 +533,30 @@ def test_a_run_of_no_steps_saves_the_transform_coder_it_starts_as(tmp_path):
 
     model = train(_world_only(tmp_path, steps=0), DistContext(0, 1, torch.device("cpu")))
     saved_folder = tmp_path / "run" / "checkpoint"
-    assert json.loads((saved_folder / "state.json").read_text())["step"] == 0
+    state = json.loads((saved_folder / "state.json").read_text())
+    assert state["step"] == 0 and state["start"]["transform_coder_fit_seconds"] > 0
     saved = load_audio_tokenizer(saved_folder)
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(saved.state_dict()[name], tensor, rtol=0, atol=0)
     assert saved.encoder.linear.weight.abs().sum() > 0  # the principal directions, fitted
     clips = _tones(2, 1.0, seed=3)
     assert (saved.encode(clips)[..., 0] != 0).any()
+
+
+def test_decoder_only_training_keeps_every_code(tmp_path):
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_audio_tokenizer import train
+    from reelpoet.models.trained import load_audio_tokenizer
+
+    ctx = DistContext(0, 1, torch.device("cpu"))
+    train(_world_only(tmp_path, steps=0), ctx)
+    start = tmp_path / "run" / "checkpoint"
+    tuned_cfg = _world_only(tmp_path, steps=3, init_from=str(start), decoder_only=True)
+    tuned = train(dataclasses.replace(tuned_cfg, run_dir=str(tmp_path / "tuned")), ctx)
+    before = load_audio_tokenizer(start)
+    clips = _tones(3, 1.0, seed=4)
+    assert torch.equal(tuned.encode(clips), before.encode(clips))
+    assert not torch.equal(tuned.decoder.linear.weight, before.decoder.linear.weight)
 
 
 def test_refit_refuses_what_is_not_an_audio_run_with_a_clear_message(tmp_path, capsys):

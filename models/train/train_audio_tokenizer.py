@@ -20,6 +20,7 @@ A run resumes from `<run-dir>/checkpoint` when one is there; the loss curve goes
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,9 @@ class TrainConfig:
     # the full rate; on half of them the full rate trains as well while fewer levels still decode.
     quantizer_dropout: float = 0.5
     freeze_codebooks: bool = False  # keep the codebooks as loaded (after refit_audio_codebooks)
+    # Train the decoder alone (encoder and codebooks as loaded): every code stays what it was,
+    # so an LM trained on the codes stays valid while the decoder learns to render them.
+    decoder_only: bool = False
     # The transform coder a run from scratch starts as (`start_as_transform_coder`): its
     # principal directions and k-means codebooks come from this many batches of the mix.
     # 256 batches of 16 x 0.5 s are 102,400 frames, 100 a code: k-means codebooks fitted on
@@ -195,11 +199,17 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = PRESETS[cfg.preset]
     model = AudioTokenizer(model_cfg).to(ctx.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0)
+    if cfg.decoder_only:
+        model.encoder.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0)
     progress = resume(cfg, model, optimizer)
+    started_as = None
     if progress.step == 0 and not cfg.init_from and model_cfg.linear_path:
+        fit_began = time.monotonic()
         start_as_transform_coder(model, linear_path_batches(cfg, model_cfg), cfg.refine_rounds)
-    model.quantizer.frozen = cfg.freeze_codebooks
+        started_as = {"transform_coder_fit_seconds": round(time.monotonic() - fit_began, 1)}
+    model.quantizer.frozen = cfg.freeze_codebooks or cfg.decoder_only
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     clips = AudioClips(cfg.mix(model_cfg.sample_rate, model_cfg.hop), cfg.seed)
     spectra = (
@@ -215,6 +225,8 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
         return _losses(cfg, wrapped(batch, levels), batch, spectra, full)
 
     state = {"train_config": dataclasses.asdict(cfg), "model_config": model_cfg.to_dict()}
+    if started_as:  # the fit is not training time (`seconds`), but it is part of the run
+        state["start"] = started_as
     run_steps(cfg, ctx, model, optimizer, progress, step_losses, LOG_COLUMNS, state, stop_after)
     return model
 
