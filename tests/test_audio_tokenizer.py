@@ -276,6 +276,13 @@ def test_dropout_levels_follow_the_configured_share():
     assert torch.equal(levels, dropout_levels(cfg, 4000, 4, rank=0, step=0))  # resumable
 
 
+def test_the_transform_coder_start_refuses_no_batches_and_negative_rounds():
+    with pytest.raises(ValueError, match="start_batches"):
+        TrainConfig(start_batches=0)
+    with pytest.raises(ValueError, match="refine_rounds"):
+        TrainConfig(refine_rounds=-1)
+
+
 def _config(name: str) -> AudioTokenizerConfig:
     """A preset, or "<preset>+sub2": the same with two filterbank windows a frame."""
     preset, _, variant = name.partition("+")
