@@ -546,6 +546,13 @@ def test_a_run_of_no_steps_saves_the_transform_coder_it_starts_as(tmp_path):
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(saved.state_dict()[name], tensor, rtol=0, atol=0)
     assert saved.encoder.linear.weight.abs().sum() > 0  # the principal directions, fitted
+    # the same run, resumed: it goes on from the saved weights (not fitted again: a fit from
+    # another seed's batches would give other codebooks), and the record of the fit stays
+    resumed_cfg = _world_only(tmp_path, steps=2, lr=0.0, freeze_codebooks=True, seed=7)
+    again = train(resumed_cfg, DistContext(0, 1, torch.device("cpu")))
+    resumed = json.loads((saved_folder / "state.json").read_text())
+    assert resumed["step"] == 2 and resumed["start"] == state["start"]
+    torch.testing.assert_close(again.quantizer.codebooks, saved.quantizer.codebooks, rtol=0, atol=0)
     clips = _tones(2, 1.0, seed=3)
     assert (saved.encode(clips)[..., 0] != 0).any()
 

@@ -20,8 +20,10 @@ A run resumes from `<run-dir>/checkpoint` when one is there; the loss curve goes
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,6 +43,7 @@ from reelpoet.models.train.audio_clips import (
     AudioClips,
     AudioMix,
 )
+from reelpoet.models.train.checkpoint import STATE
 from reelpoet.models.train.distributed import DistContext
 from reelpoet.models.train.loop import resume, run_steps, train_from_command_line
 
@@ -194,6 +197,12 @@ def start_as_transform_coder(
     model.quantizer.fit(latents, refine_rounds=refine_rounds)
 
 
+def _recorded_start(cfg: TrainConfig) -> dict | None:
+    """The `start` record of the run's checkpoint, which a resumed run writes on."""
+    state = json.loads((Path(cfg.run_dir) / "checkpoint" / STATE).read_text())
+    return state.get("start")
+
+
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> AudioTokenizer:
     """Run (or resume) training; stop at cfg.steps, or after `stop_after` steps of this call."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -203,9 +212,12 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
         model.encoder.requires_grad_(False)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0)
+    resuming = (Path(cfg.run_dir) / "checkpoint" / STATE).exists()
     progress = resume(cfg, model, optimizer)
-    started_as = None
-    if progress.step == 0 and not cfg.init_from and model_cfg.linear_path:
+    started_as = _recorded_start(cfg) if resuming else None  # kept across resumes
+    # Only a run from scratch is fitted: a resumed one (even at step 0, after `--steps 0`)
+    # goes on from its checkpoint's weights.
+    if not resuming and not cfg.init_from and model_cfg.linear_path:
         fit_began = time.monotonic()
         start_as_transform_coder(model, linear_path_batches(cfg, model_cfg), cfg.refine_rounds)
         started_as = {"transform_coder_fit_seconds": round(time.monotonic() - fit_began, 1)}
