@@ -152,6 +152,45 @@ def test_a_run_resumes_where_it_stopped_with_cumulative_time(tmp_path):
     assert any(changed)
 
 
+def test_decoder_only_training_keeps_every_code(tmp_path):
+    """--decoder-only leaves the encoder as loaded (an LM trained on its codes stays valid) and
+    trains the decoder."""
+    import dataclasses
+
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+    from reelpoet.models.trained import load_video_tokenizer
+
+    ctx = DistContext(rank=0, world_size=1, device=torch.device("cpu"))
+    cfg = TrainConfig(
+        run_dir=str(tmp_path / "start"),
+        preset="tiny",
+        stage="video",
+        steps=2,
+        batch_size=2,
+        crop=16,
+        warmup_steps=1,
+        log_every=1,
+    )
+    train(cfg, ctx)
+    start = tmp_path / "start" / "checkpoint"
+    tuned_cfg = dataclasses.replace(
+        cfg,
+        run_dir=str(tmp_path / "tuned"),
+        init_from=str(start),
+        decoder_only=True,
+        steps=3,
+        lr=1e-2,
+    )
+    tuned = train(tuned_cfg, ctx)
+    before = load_video_tokenizer(start)
+    clips = torch.rand(2, 5, 3, 32, 32)
+    assert torch.equal(tuned.encode(clips), before.encode(clips))
+    for name, weight in before.encoder.state_dict().items():
+        assert torch.equal(tuned.encoder.state_dict()[name], weight), name
+    assert not torch.equal(tuned.decoder.inp.weight, before.decoder.inp.weight)
+
+
 def test_prefetched_batches_are_the_batches_of_their_steps():
     from reelpoet.models.train.prefetch import prefetched
     from reelpoet.models.train.tokenizer_clips import ClipMix, TokenizerClips

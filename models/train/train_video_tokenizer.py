@@ -34,6 +34,9 @@ class TrainConfig:
     preset: str = "default"
     stage: str = "image"  # "image": 1-frame clips; "video": the preset's num_frames
     init_from: str | None = None  # a checkpoint folder whose weights start this run
+    # Train the decoder alone: the encoder (so every code) stays as loaded, and an LM trained on
+    # its codes stays valid. Encoder-side losses (commitment, entropy) then carry no gradient.
+    decoder_only: bool = False
     steps: int = 20000
     batch_size: int = 64  # per process
     crop: int = 32
@@ -94,7 +97,9 @@ def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = PRESETS[cfg.preset]
     model = VideoTokenizer(model_cfg).to(ctx.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0)
+    model.encoder.requires_grad_(not cfg.decoder_only)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0)
     progress = resume(cfg, model, optimizer)
     wrapped = DistributedDataParallel(model) if ctx.world_size > 1 else model
     mix = ClipMix(
