@@ -238,3 +238,35 @@ def test_reference_codecs_round_trip_blocks_and_rank_by_rate():
 
     assert vq_error(64) < vq_error(4)
     assert clip_psnr(frames, lambda f: torch.from_numpy(f).float() / 255) == float("inf")
+
+
+def test_sign_codes_find_the_corners_and_prediction_keeps_a_still_clip():
+    import numpy as np
+
+    from reelpoet.models.eval.video_references import (
+        clip_psnr,
+        predictive_vq,
+        sign_coder,
+    )
+
+    torch.manual_seed(0)
+    # blocks at the 8 corners of a cube in 3 orthogonal directions (plus a little noise):
+    # 3 sign bits, turned onto those directions by ITQ, tell every corner apart
+    directions = torch.linalg.qr(torch.randn(192, 3))[0].T  # (3, 192)
+    corners = torch.randint(0, 2, (600, 3)).float() * 2 - 1
+    blocks = 0.5 + 0.2 * corners @ directions + 0.001 * torch.randn(600, 192)
+    coded = sign_coder(blocks, bits=3)(blocks)
+    assert (coded - blocks).pow(2).mean() < 1e-5
+    assert (sign_coder(blocks, bits=1)(blocks) - blocks).pow(2).mean() > 1e-4  # 1 bit cannot
+
+    # still clips with frame 0 coded exactly: after it, "no change" is exact, so the still
+    # clip decodes exactly (closed loop: the change is taken from the decoded frame)
+    rng = np.random.default_rng(0)
+    stills = [
+        np.repeat(rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8), 5, 0) for _ in range(20)
+    ]
+    code = predictive_vq(stills, lambda blocks: blocks, half=8)
+    assert clip_psnr(stills[0], code) == float("inf")
+    moving = stills[0].copy()
+    moving[1:] = 255 - moving[1:]  # a cut after frame 0: neither option codes it exactly
+    assert clip_psnr(moving, code, 1) == float("inf") > clip_psnr(moving, code)
