@@ -211,3 +211,35 @@ def test_diagnostics_separate_network_and_quantizer_losses():
     rows = checkpoint_rows(AudioTokenizer(PRESETS["tiny"]).eval(), clips, range(2))
     assert rows["continuous"] < 0 and 0 <= rows["impact F1"] <= 1  # untrained
     assert rows["impacts (matched / detected / true)"].count("/") == 2
+
+
+def test_media_rows_say_where_a_files_distance_comes_from():
+    from types import SimpleNamespace
+
+    from reelpoet.models.eval.audio_diagnostics import media_rows
+    from reelpoet.models.eval.audio_tokenizer_eval import Item
+
+    class HalfAsLoud:  # a "codec" that returns the sound at half its amplitude, one code
+        cfg = SimpleNamespace(num_levels=4, sample_rate=16000)
+
+        def encode(self, x):
+            self.x = x
+            return torch.zeros(1, x.shape[1] // 320, 4, dtype=torch.long)
+
+        def decode(self, codes):
+            return self.x * 0.5
+
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(16000) * 0.1).astype(np.float32)
+    beeps = np.zeros(16000, np.float32)
+    beeps[4000:8000] = 0.3 * np.sin(np.arange(4000) * 0.4)
+    rows = media_rows(HalfAsLoud(), [Item("noise", noise), Item("beeps", beeps)])
+    assert set(rows) == {f"{n}, {k}" for n in ("noise", "beeps") for k in ("1 level", "4 levels")}
+    noisy = rows["noise, 4 levels"]
+    assert noisy["signed"] == pytest.approx(np.log(0.5), abs=0.01)  # quieter: below zero
+    assert noisy["L1 at silence edges"] is None and noisy["frames with level 0's top code"] == 1
+    beeping = rows["beeps, 1 level"]
+    assert np.log(0.5) < beeping["signed"] < 0  # silent frames add nothing
+    # on sound, at most log 2 (bands under the log floor in both count as equal)
+    assert 0.3 < beeping["L1 on sound"] <= -np.log(0.5) + 0.01
+    assert beeping["L1 at silence edges"] is not None

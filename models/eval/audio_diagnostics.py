@@ -9,6 +9,13 @@ the round trip (`audio_onsets`, F1 within one video frame, as the video-to-audio
 scores them). The gap between the first and the second column is what quantization costs,
 the first column what the encoder and decoder cost.
 
+`--media` adds, for each checkpoint and each real file of `../shared/data/media`, where its
+log-mel distance (the evaluation's, 1024-point windows) comes from at 1 and at all levels: the
+mean signed difference (decoded minus original: below zero, the decoded sound is quieter),
+the distance on frames with sound, on frames at the edge of digital silence (a frame with sound
+beside a silent one, or the reverse), and the share of frames that take level 0's most common
+code (a codec that codes a recording with one code repeats one 20 ms frame: a 50 Hz buzz).
+
 `--pca K` is the reference without a network: the filterbank (MDCT) coefficients projected on
 their top K principal directions (fitted on world soundtracks of training seeds) and back,
 unquantized and with k-means RVQ codebooks of the default's size on the projections.
@@ -18,15 +25,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from reelpoet.models.audio_spectra import si_snr
+from reelpoet.models.audio_spectra import LOG_FLOOR, MelSpectrogram, log_mel, si_snr
 from reelpoet.models.audio_tokenizer import PRESETS, AudioTokenizer, windows_from_frames
 from reelpoet.models.eval.audio_onsets import detect_onsets, impact_times, onset_f1
+from reelpoet.models.eval.audio_tokenizer_eval import DEFAULT_MEDIA_DIR, media_items
 from reelpoet.models.rvq import ResidualVectorQuantizer
 from reelpoet.models.train.tokenizer_clips import FIRST_TRAINING_SEED
 from reelpoet.models.trained import load_audio_tokenizer
@@ -75,6 +84,35 @@ def checkpoint_rows(model: AudioTokenizer, clips: list[np.ndarray], impact_seeds
     }
 
 
+def media_rows(model: AudioTokenizer, items: list) -> dict[str, dict]:
+    """Where each real file's log-mel distance comes from, at 1 and at all levels."""
+    mel, silent_level = MelSpectrogram(1024, 80, model.cfg.sample_rate), math.log(LOG_FLOOR)
+    rows = {}
+    for item in items:
+        x = torch.from_numpy(item.samples)[None]
+        with torch.no_grad():
+            codes = model.encode(x)
+            original = log_mel(mel(x))[0]  # (bands, frames)
+        sound = original.amax(0) > silent_level + 0.01
+        beside_silence = sound & ~(sound.roll(1) & sound.roll(-1))
+        beside_sound = ~sound & (sound.roll(1) | sound.roll(-1))
+        edge = beside_silence | beside_sound
+        share = torch.bincount(codes[0, :, 0]).max().item() / codes.shape[1]
+        for count in (1, model.cfg.num_levels):
+            with torch.no_grad():
+                decoded = model.decode(codes[..., :count])[:, : x.shape[1]]
+                difference = log_mel(mel(decoded))[0] - original
+            distance = difference.abs().mean(0)  # per frame
+            rows[f"{item.source}, {count} level{'s' if count > 1 else ''}"] = {
+                "log-mel L1": float(distance.mean()),
+                "signed": float(difference.mean()),
+                "L1 on sound": float(distance[sound].mean()) if sound.any() else None,
+                "L1 at silence edges": float(distance[edge].mean()) if edge.any() else None,
+                "frames with level 0's top code": share,
+            }
+    return rows
+
+
 def pca_rows(components: int, clips: list[np.ndarray], subframes: int, fit_clips: int) -> dict:
     """The principal-component transform coder of the module docstring."""
     config = PRESETS["default"]
@@ -116,19 +154,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pca", nargs="*", type=int, default=[], help="components to try")
     parser.add_argument("--pca-subframes", type=int, default=1, help="MDCT windows a frame")
     parser.add_argument("--pca-fit-clips", type=int, default=300)
+    parser.add_argument("--media", action="store_true", help="where real files' distance is")
+    parser.add_argument("--media-dir", type=Path, default=DEFAULT_MEDIA_DIR)
     parser.add_argument("--count", type=int, default=32, help="held-out clips for SI-SNR")
     parser.add_argument("--impact-clips", type=int, default=128, help="held-out clips")
     args = parser.parse_args(argv)
     world = WorldConfig()
     clips = [make_sample(seed, world).audio for seed in range(args.count)]
-    rows = {}
+    rows, media = {}, {}
     for folder in args.checkpoint:
         model = load_audio_tokenizer(Path(folder)).eval()
         rows[folder] = checkpoint_rows(model, clips, range(args.impact_clips))
+        if args.media:
+            for name, row in media_rows(model, media_items(args.media_dir)).items():
+                media[f"{folder}: {name}"] = row
     for components in args.pca:
         rows[f"PCA {components}"] = pca_rows(
             components, clips, args.pca_subframes, args.pca_fit_clips
         )
+    print_table(rows)
+    if media:
+        print()
+        print_table(media)
+
+
+def print_table(rows: dict[str, dict]) -> None:
     columns = sorted({c for row in rows.values() for c in row}, key=list(_ORDER).index)
     print("| | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
@@ -137,7 +187,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-_ORDER = ("continuous", "4 levels", "1 level", "impact F1", "impacts (matched / detected / true)")
+_ORDER = (
+    "continuous",
+    "4 levels",
+    "1 level",
+    "impact F1",
+    "impacts (matched / detected / true)",
+    "log-mel L1",
+    "signed",
+    "L1 on sound",
+    "L1 at silence edges",
+    "frames with level 0's top code",
+)
 
 
 def _cell(value) -> str:
