@@ -84,20 +84,20 @@ def test_an_image_is_coded_like_the_first_frame_of_a_clip():
     assert torch.equal(model.encode(clip[:, :1])[:, 0], model.encode(clip)[:, 0])
 
 
+def _tiny_run(run_dir, **overrides):
+    """A training config of the tiny preset that runs in seconds."""
+    from reelpoet.models.train.train_video_tokenizer import TrainConfig
+
+    return TrainConfig(
+        run_dir=str(run_dir), preset="tiny", batch_size=2, crop=16, warmup_steps=1, **overrides
+    )
+
+
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     from reelpoet.models.train.distributed import train_on_local_ranks
-    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+    from reelpoet.models.train.train_video_tokenizer import train
 
-    cfg = TrainConfig(
-        run_dir=str(tmp_path / "run"),
-        preset="tiny",
-        stage="video",
-        steps=3,
-        batch_size=2,
-        crop=16,
-        warmup_steps=1,
-        photo_fraction=0.5,
-    )
+    cfg = _tiny_run(tmp_path / "run", stage="video", steps=3, photo_fraction=0.5)
     rank0, rank1 = train_on_local_ranks(functools.partial(train, cfg), 2, tmp_path)
     torch.manual_seed(0)  # the seed train() starts from: the untrained weights
     initial = VideoTokenizer(PRESETS["tiny"]).state_dict()
@@ -126,19 +126,10 @@ def test_a_run_resumes_where_it_stopped_with_cumulative_time(tmp_path):
     import json
 
     from reelpoet.models.train.distributed import DistContext
-    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+    from reelpoet.models.train.train_video_tokenizer import train
 
     ctx = DistContext(rank=0, world_size=1, device=torch.device("cpu"))
-    cfg = TrainConfig(
-        run_dir=str(tmp_path),
-        preset="tiny",
-        stage="image",
-        steps=4,
-        batch_size=2,
-        crop=16,
-        warmup_steps=1,
-        log_every=1,
-    )
+    cfg = _tiny_run(tmp_path, stage="image", steps=4, log_every=1)
     train(cfg, ctx, stop_after=2)
     first = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     weights_after_two = load_file(tmp_path / "checkpoint" / "model.safetensors")
@@ -158,20 +149,11 @@ def test_decoder_only_training_keeps_every_code(tmp_path):
     import dataclasses
 
     from reelpoet.models.train.distributed import DistContext
-    from reelpoet.models.train.train_video_tokenizer import TrainConfig, train
+    from reelpoet.models.train.train_video_tokenizer import train
     from reelpoet.models.trained import load_video_tokenizer
 
     ctx = DistContext(rank=0, world_size=1, device=torch.device("cpu"))
-    cfg = TrainConfig(
-        run_dir=str(tmp_path / "start"),
-        preset="tiny",
-        stage="video",
-        steps=2,
-        batch_size=2,
-        crop=16,
-        warmup_steps=1,
-        log_every=1,
-    )
+    cfg = _tiny_run(tmp_path / "start", stage="video", steps=2, log_every=1)
     train(cfg, ctx)
     start = tmp_path / "start" / "checkpoint"
     tuned_cfg = dataclasses.replace(
