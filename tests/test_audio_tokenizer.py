@@ -557,6 +557,19 @@ def test_a_run_of_no_steps_saves_the_transform_coder_it_starts_as(tmp_path):
     assert (saved.encode(clips)[..., 0] != 0).any()
 
 
+def test_a_run_can_ask_for_another_compander_and_its_checkpoint_keeps_it(tmp_path):
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_audio_tokenizer import TrainConfig, model_config, train
+    from reelpoet.models.trained import load_audio_tokenizer
+
+    assert model_config(TrainConfig()) == PRESETS["default"]
+    cfg = _world_only(tmp_path, steps=0, compand_exponent=0.3, compand_knee=0.0005)
+    train(cfg, DistContext(0, 1, torch.device("cpu")))
+    saved = load_audio_tokenizer(tmp_path / "run" / "checkpoint")
+    assert (saved.cfg.compand_exponent, saved.cfg.compand_knee) == (0.3, 0.0005)
+    assert saved.cfg.codebook_size == PRESETS["tiny"].codebook_size  # the rest: the preset's
+
+
 def test_decoder_only_training_keeps_every_code(tmp_path):
     from reelpoet.models.train.distributed import DistContext
     from reelpoet.models.train.train_audio_tokenizer import train

@@ -33,6 +33,7 @@ from reelpoet.models.audio_spectra import MultiScaleMelLoss, OnsetRiseLoss, si_s
 from reelpoet.models.audio_tokenizer import (
     PRESETS,
     AudioTokenizer,
+    AudioTokenizerConfig,
     TokenizerOutput,
     init_linear_path,
 )
@@ -84,6 +85,9 @@ class TrainConfig:
     # (docs/audio_tokenizer.md, "Session 6").
     start_batches: int = 256
     refine_rounds: int = 4  # joint codebook refinement after k-means (`rvq.refine`)
+    # The preset's compander (AudioTokenizerConfig.compand_*), unless given: for trying others.
+    compand_exponent: float | None = None
+    compand_knee: float | None = None
     speech_fraction: float = 0.35
     instrument_fraction: float = 0.2
     recording_fraction: float = 0.1
@@ -203,10 +207,18 @@ def _recorded_start(cfg: TrainConfig) -> dict | None:
     return state.get("start")
 
 
+def model_config(cfg: TrainConfig) -> AudioTokenizerConfig:
+    """The preset, with the compander the run asks for."""
+    given = {"compand_exponent": cfg.compand_exponent, "compand_knee": cfg.compand_knee}
+    return dataclasses.replace(
+        PRESETS[cfg.preset], **{k: v for k, v in given.items() if v is not None}
+    )
+
+
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> AudioTokenizer:
     """Run (or resume) training; stop at cfg.steps, or after `stop_after` steps of this call."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model_cfg = PRESETS[cfg.preset]
+    model_cfg = model_config(cfg)
     model = AudioTokenizer(model_cfg).to(ctx.device)
     if cfg.decoder_only:
         model.encoder.requires_grad_(False)
