@@ -97,3 +97,17 @@ def test_boolean_fields_become_on_off_flags(monkeypatch):
     assert config_from_args(Flags, "test") == Flags(freeze=True, keep=False, steps=5)
     monkeypatch.setattr("sys.argv", ["train"])
     assert config_from_args(Flags, "test") == Flags()  # "--keep false" would have been truthy
+
+
+def test_optional_number_fields_parse_as_numbers(monkeypatch):
+    from reelpoet.models.train.loop import config_from_args
+
+    @dataclass(frozen=True)
+    class Flags:
+        knee: float | None = None
+        levels: int | None = None
+
+    monkeypatch.setattr("sys.argv", ["train", "--knee", "0.0005", "--levels", "3"])
+    assert config_from_args(Flags, "test") == Flags(knee=0.0005, levels=3)
+    monkeypatch.setattr("sys.argv", ["train"])
+    assert config_from_args(Flags, "test") == Flags()

@@ -181,7 +181,9 @@ def config_from_args(config_class: type, description: str):
         if str(field.type) == "bool":  # --flag / --no-flag
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
             continue
-        kind = {"int": int, "float": float}.get(str(field.type), str)
+        # Optional numbers ("float | None": the preset's value unless given) parse as numbers.
+        kinds = {"int": int, "float": float, "int | None": int, "float | None": float}
+        kind = kinds.get(str(field.type), str)
         parser.add_argument(flag, type=kind, default=field.default)
     return config_class(**vars(parser.parse_args()))
 
