@@ -568,6 +568,11 @@ def test_a_run_can_ask_for_another_compander_and_its_checkpoint_keeps_it(tmp_pat
     saved = load_audio_tokenizer(tmp_path / "run" / "checkpoint")
     assert (saved.cfg.compand_exponent, saved.cfg.compand_knee) == (0.3, 0.0005)
     assert saved.cfg.codebook_size == PRESETS["tiny"].codebook_size  # the rest: the preset's
+    # a run from it that forgets the compander flags is refused, not silently mis-built
+    forgetful = _world_only(tmp_path, steps=1, init_from=str(tmp_path / "run" / "checkpoint"))
+    forgetful = dataclasses.replace(forgetful, run_dir=str(tmp_path / "next"))
+    with pytest.raises(ValueError, match="compand_exponent"):
+        train(forgetful, DistContext(0, 1, torch.device("cpu")))
 
 
 def test_decoder_only_training_keeps_every_code(tmp_path):

@@ -215,10 +215,34 @@ def model_config(cfg: TrainConfig) -> AudioTokenizerConfig:
     )
 
 
+def check_same_model(cfg: TrainConfig, model_cfg: AudioTokenizerConfig) -> None:
+    """Refuse to load weights into a model built differently (a compander the flags do not
+    repeat, another preset): the weights would load and decode wrongly without a word."""
+    run_checkpoint = Path(cfg.run_dir) / "checkpoint"
+    source = run_checkpoint if (run_checkpoint / STATE).exists() else cfg.init_from
+    if not source:
+        return
+    saved = json.loads((Path(source) / STATE).read_text()).get("model_config")
+    if saved is None:
+        return
+    saved_cfg = AudioTokenizerConfig.from_dict(saved)
+    if saved_cfg != model_cfg:
+        differs = {
+            k: (v, getattr(model_cfg, k))
+            for k, v in dataclasses.asdict(saved_cfg).items()
+            if getattr(model_cfg, k) != v
+        }
+        raise ValueError(
+            f"{source} holds a model built with other settings than this run's "
+            f"(saved, asked): {differs}; repeat its --preset and --compand-* flags"
+        )
+
+
 def train(cfg: TrainConfig, ctx: DistContext, stop_after: int | None = None) -> AudioTokenizer:
     """Run (or resume) training; stop at cfg.steps, or after `stop_after` steps of this call."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = model_config(cfg)
+    check_same_model(cfg, model_cfg)
     model = AudioTokenizer(model_cfg).to(ctx.device)
     if cfg.decoder_only:
         model.encoder.requires_grad_(False)
