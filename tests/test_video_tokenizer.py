@@ -215,7 +215,7 @@ def test_reference_codecs_round_trip_blocks_and_rank_by_rate():
     assert few < 0.01 < (principal_coder(training, 1)(training) - training).abs().mean()
 
     def vq_error(codewords: int) -> float:
-        coder = vq_coder(training, codewords=codewords, dims=8)
+        coder = vq_coder(training, count=codewords, dims=8)
         return float((coder(training) - training).pow(2).mean())
 
     assert vq_error(64) < vq_error(4)

@@ -68,15 +68,6 @@ def principal_coder(training: torch.Tensor, components: int) -> Coder:
     return lambda x: (x - mean) @ directions.T @ directions + mean
 
 
-def vq_coder(training: torch.Tensor, codewords: int = 4096, dims: int = 64) -> Coder:
-    """k-means (`ResidualVectorQuantizer.fit` with one level) in the top `dims` directions."""
-    mean = training.mean(0)
-    directions = torch.linalg.svd(training[::4] - mean, full_matrices=False)[2][:dims]
-    vq = ResidualVectorQuantizer(1, codewords, dims)
-    vq.fit((training - mean) @ directions.T, iterations=12)
-    return lambda x: vq.decode(vq.encode(((x - mean) @ directions.T)[None]))[0] @ directions + mean
-
-
 def sign_coder(training: torch.Tensor, bits: int = 12, rounds: int = 50, starts: int = 4) -> Coder:
     """Signs of `bits` ITQ-rotated principal projections; a code decodes to its cell's mean.
     ITQ has local optima: the best of `starts` random starting rotations is kept."""
@@ -121,6 +112,13 @@ def nearest(blocks: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     return words[distances.argmin(1)]
 
 
+def vq_coder(training: torch.Tensor, count: int = 4096, dims: int = 64) -> Coder:
+    """Each block to its nearest of `count` k-means codewords (`codewords`). Nearest in the
+    whole space is nearest in the fitted directions: the codewords lie in their span."""
+    words = codewords(training, count, dims)
+    return lambda x: nearest(x, words)
+
+
 def held_still(frame: torch.Tensor) -> torch.Tensor:
     """The blocks of a decoded frame (H, W, 3) repeated over a latent's 4 frames."""
     frame = (frame.clamp(0, 1) * 255).round().byte().numpy()[None]
@@ -136,7 +134,8 @@ def predictive_vq(
     alone = torch.cat([to_blocks(c[g : g + TEMPORAL_STRIDE]) for c in clips for g in groups])
     changes = torch.cat(
         [
-            to_blocks(c[g : g + TEMPORAL_STRIDE]) - to_blocks(np.repeat(c[g - 1 : g], 4, axis=0))
+            to_blocks(c[g : g + TEMPORAL_STRIDE])
+            - to_blocks(np.repeat(c[g - 1 : g], TEMPORAL_STRIDE, axis=0))
             for c in clips
             for g in groups
         ]
