@@ -563,6 +563,9 @@ def test_a_run_can_ask_for_another_compander_and_its_checkpoint_keeps_it(tmp_pat
     from reelpoet.models.trained import load_audio_tokenizer
 
     assert model_config(TrainConfig()) == PRESETS["default"]
+    for exponent, knee in ((1.5, 0.002), (0.0, 0.002), (0.5, -1.0)):  # refused before any fit
+        with pytest.raises(ValueError, match="compand"):
+            model_config(TrainConfig(compand_exponent=exponent, compand_knee=knee))
     cfg = _world_only(tmp_path, steps=0, compand_exponent=0.3, compand_knee=0.0005)
     train(cfg, DistContext(0, 1, torch.device("cpu")))
     saved = load_audio_tokenizer(tmp_path / "run" / "checkpoint")
