@@ -32,6 +32,7 @@ from reelpoet.models.train.train_audio_tokenizer import (
     TrainConfig,
     dropout_levels,
     si_snr_loss_term,
+    silence_leak,
 )
 
 
@@ -375,6 +376,26 @@ def test_the_si_snr_loss_ignores_silent_clips_without_nan_gradients():
     assert term.item() == pytest.approx(2.0, abs=0.15)  # 20 dB on the two audible clips, / 10
     assert torch.isfinite(estimate.grad).all() and estimate.grad[1].abs().max() == 0
     assert si_snr_loss_term(target, target) == pytest.approx(3.0)  # capped at 30 dB
+
+
+def test_silence_leak_weighs_sound_inside_digital_silence_only():
+    torch.manual_seed(0)
+    target = torch.randn(3, 4000) * 0.1
+    target[0, 1000:3000] = 0  # a gap of digital silence
+    target[1, ::50] = 0  # zero crossings, not silence
+    target[2] = 0
+    clean = target.clone().requires_grad_()
+    assert silence_leak(clean, target).item() == 0  # nothing decoded into the silence
+    leaky = target.clone()
+    leaky[0, 1000:3000] = 1e-2  # 40 dB below the clip, inside the gap
+    leaky[1] += 1e-2  # off everywhere, but clip 1 has no silence
+    leaky.requires_grad_()
+    term = silence_leak(leaky, target)
+    term.backward()
+    # clip 0: log1p(100) inside its gap (its edges excepted); clip 2 (all silence): nothing
+    assert term.item() == pytest.approx(math.log1p(100) / 2, rel=0.05)
+    assert leaky.grad[1].abs().max() == 0 and leaky.grad[0, :980].abs().max() == 0
+    assert leaky.grad[0, 1100:2900].abs().min() > 0
 
 
 def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
