@@ -171,6 +171,10 @@ def recover_model(which: str, graphs: dict[str, Path], config: dict) -> torch.nn
     with torch.no_grad():
         for name, (graph, graph_name, transposed) in located.items():
             value = _shipped_value(shipped[graph], graph_name)
+            if value is None and name.endswith(".bias"):
+                # The exporter drops an all-zero bias (the conv then has no bias input): the
+                # filterbank's and a fitted transform coder's are zero until trained.
+                value = np.zeros(state[name].shape, np.float32)
             if value is None:
                 raise RecoveryError(f"{which}: the shipped graphs have no {graph_name} ({name})")
             value = value.T if transposed else value
