@@ -18,6 +18,7 @@ from reelpoet.models.eval.audio_tokenizer_eval import Item, TorchCodec, format_t
 from reelpoet.models.train.audio_clips import (
     AudioClips,
     AudioMix,
+    blips,
     is_held_out,
     recording_files,
     soundfont_notes,
@@ -162,6 +163,33 @@ def test_gap_fraction_puts_digital_silence_in_that_share_of_clips():
     assert silent_anyway <= 4
     added = clips_with_a_gap(dataclasses.replace(world_only, gap_fraction=0.5)) - silent_anyway
     assert 18 <= added <= 44
+
+
+def test_blips_are_short_sounds_in_exact_zeros():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        x = blips(rng, 8000)
+        sounding = np.flatnonzero(x != 0)
+        assert 0 < len(sounding) <= 4 * 0.3 * 16000
+        assert (x == 0).mean() >= 0.1 and np.abs(x).max() <= 4.0
+        assert np.all(x[: sounding[0]] == 0)  # silence up to the first sound, exactly
+
+
+def test_blip_fraction_draws_blips_at_its_share():
+    world_only = AudioMix(
+        crop_samples=8000,
+        speech_fraction=0,
+        instrument_fraction=0,
+        recording_fraction=0,
+        mix_fraction=0,
+    )
+    with_blips = dataclasses.replace(world_only, blip_fraction=0.5)
+    assert with_blips.weights.tolist() == [0.5, 0, 0, 0, 0.5]
+    batch = AudioClips(with_blips, seed=1).batch(64, 0, 0)
+    mostly_silent = int(((batch == 0).float().mean(-1) >= 0.3).sum())  # blips leave most of a clip at 0
+    assert 20 <= mostly_silent <= 44
+    with pytest.raises(ValueError):
+        dataclasses.replace(world_only, blip_fraction=1.1)
 
 
 def test_a_missing_speech_corpus_says_how_to_build_it(tmp_path):

@@ -102,6 +102,7 @@ class TrainConfig:
     speech_fraction: float = 0.35
     instrument_fraction: float = 0.2
     recording_fraction: float = 0.1
+    blip_fraction: float = 0.0  # pops and beeps in digital silence (see AudioMix)
     mix_fraction: float = 0.2
     gap_fraction: float = 0.1  # crops with digital silence in them (see AudioMix)
     speech_dir: str = DEFAULT_SPEECH_DIR
@@ -132,6 +133,7 @@ class TrainConfig:
             speech_fraction=self.speech_fraction,
             instrument_fraction=self.instrument_fraction,
             recording_fraction=self.recording_fraction,
+            blip_fraction=self.blip_fraction,
             mix_fraction=self.mix_fraction,
             gap_fraction=self.gap_fraction,
             speech_dir=self.speech_dir,
