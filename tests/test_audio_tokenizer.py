@@ -398,6 +398,12 @@ def test_silence_leak_weighs_sound_inside_digital_silence_only():
     assert leaky.grad[0, 1100:2900].abs().min() > 0
 
 
+@pytest.mark.parametrize("field", ["silence_weight", "onset_weight", "si_snr_weight"])
+def test_a_negative_loss_weight_is_refused(field):
+    with pytest.raises(ValueError, match="must not be negative"):
+        TrainConfig(**{field: -1.0})
+
+
 def test_a_clip_of_34000_samples_is_107_frames_and_428_tokens():
     cfg = PRESETS["default"]
     assert (cfg.hop, cfg.frame_rate, cfg.num_levels, cfg.codebook_size) == (320, 50.0, 4, 1024)

@@ -49,7 +49,8 @@ class AudioMix:
     # Short sounds alone in digital silence (`blips`): sync pops, beeps and clicks, as leaders
     # and test tracks have them (smpte-2997.mp4's track: a 4 kHz pop every 0.5 s, 0.8 peak
     # within 5 ms, in exact zeros). The other sources hardly have a hard attack after true
-    # silence, and a decoder fine-tuned without them spread such pops into the silence.
+    # silence. (They did not stop a fine-tuned decoder from raising smpte's pop tails and
+    # edges: docs/audio_tokenizer.md, "Session 8".)
     blip_fraction: float = 0.0
     mix_fraction: float = 0.2  # crops that are the sum of two sources, as real soundtracks are
     # Crops with a stretch of digital silence: real files have it (smpte-2997.mp4's track is 79%

@@ -80,7 +80,9 @@ class TrainConfig:
     onset_weight: float = 0.0
     # Sound decoded into digital silence (`silence_leak`): a decoder fine-tuned on the mel and
     # waveform terms alone spread smpte-2997's bursts into the silence beside them (its
-    # distance at silence edges 2.37 -> 4.34, docs/audio_tokenizer.md "Session 7").
+    # distance at silence edges 2.37 -> 4.34, docs/audio_tokenizer.md "Session 7"). At weight
+    # 1 or 10 it did not keep them clean either (what is left sits inside the hop that holds an
+    # edge, "Session 8"); the shipped decoder trained with weight 1.
     silence_weight: float = 0.0
     # DAC (Kumar et al. 2023, arXiv:2306.06546) found dropout on every example costs quality at
     # the full rate; on half of them the full rate trains as well while fewer levels still decode.
@@ -123,6 +125,9 @@ class TrainConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}")
         if not 0 <= self.quantizer_dropout <= 1:
             raise ValueError("quantizer_dropout must be in [0, 1]")
+        weights = (self.waveform_weight, self.si_snr_weight, self.onset_weight)
+        if min(*weights, self.silence_weight, self.commit_weight) < 0:
+            raise ValueError("loss weights must not be negative")
         if self.start_batches < 1 or self.refine_rounds < 0:
             raise ValueError("start_batches must be positive and refine_rounds not negative")
 
