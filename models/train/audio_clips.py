@@ -62,12 +62,7 @@ class AudioMix:
     recordings_dir: str = DEFAULT_RECORDINGS_DIR
 
     def __post_init__(self) -> None:
-        fractions = (
-            self.speech_fraction,
-            self.instrument_fraction,
-            self.recording_fraction,
-            self.blip_fraction,
-        )
+        fractions = self._fractions
         if min(fractions) < 0 or sum(fractions) > 1:
             raise ValueError("source fractions must be >= 0 and sum to at most 1")
         if not 0 <= self.mix_fraction <= 1 or not 0 <= self.gap_fraction <= 1:
@@ -76,15 +71,19 @@ class AudioMix:
             raise ValueError("crop_samples must be positive")
 
     @property
-    def weights(self) -> np.ndarray:
-        """Probabilities of SOURCES, in that order."""
-        fractions = [
+    def _fractions(self) -> tuple[float, ...]:
+        """The shares of SOURCES after the world, in that order."""
+        return (
             self.speech_fraction,
             self.instrument_fraction,
             self.recording_fraction,
             self.blip_fraction,
-        ]
-        return np.array([1 - sum(fractions), *fractions])
+        )
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Probabilities of SOURCES, in that order."""
+        return np.array([1 - sum(self._fractions), *self._fractions])
 
 
 def speech_files(folder: str | Path, split: str) -> list[Path]:
