@@ -102,6 +102,21 @@ class AudioTokenizerConfig:
     # leak more: on smpte-2997.mp4's track (beeps between digital silence) the log-mel distance
     # of the silent frames next to a beep rose from 0.19 with 1 level to 0.22 with 4.
     silence_gate: bool = True
+    # Compressed latents of smaller norm code as silence (all zero codes): about -110 dBFS of
+    # noise, -115 of a tone, through the default compander (-100 dBFS noise is 0.022). Until
+    # session 9 it was 1e-4 (about -150 dBFS): the fading tails of smpte-2997.mp4's beeps then
+    # took the smallest level-0 codeword and decoded some 50 dB louder than they are, a log-mel
+    # distance of 1.11 where coding them as silence gives 0.62 (docs/audio_tokenizer.md,
+    # "Session 9"). No frame of 24 world soundtracks codes differently.
+    silence_norm: float = 0.01
+    # filterbank only: hops up to this many frames after / before a frame coded as silence
+    # decode through the linear path alone, without the residual stack. The stack learned
+    # sound that rarely stops (noise filling, reverberant tails) and spreads it into the
+    # silence beside a sound: smpte's beeps decode at log-mel 0.62 with it there, 0.50 without
+    # (docs/audio_tokenizer.md, "Session 9"). "before" reads frames ahead: the decoder's
+    # lookahead becomes max(1, transform_before_silence) frames.
+    transform_after_silence: int = 2
+    transform_before_silence: int = 2
     ema_decay: float = 0.99  # the codebook EMA decay of VQ-VAE (van den Oord et al. 2017)
     # Restart a code once 2 x codebook_size vectors went by without picking it, about as eager
     # as EnCodec's released code (EMA cluster size < 2). In 105-step smoke runs of a small
@@ -121,11 +136,24 @@ class AudioTokenizerConfig:
             raise ValueError("the filterbank design has one stride: the hop, e.g. (320,)")
         if min(self.strides) < 1 or min(self.widths) < 1 or min(self.dilations) < 1:
             raise ValueError("strides, widths and dilations must be positive")
-        filterbank_only = self.linear_path or self.subframes != 1 or self.silence_gate
+        beside_silence = self.transform_after_silence or self.transform_before_silence
+        filterbank_only = (
+            self.linear_path or self.subframes != 1 or self.silence_gate or beside_silence
+        )
         if filterbank_only and self.design != "filterbank":
             raise ValueError(
-                "linear_path, subframes and silence_gate belong to the filterbank design"
+                "linear_path, subframes, silence_gate and transform_*_silence belong to the "
+                "filterbank design"
             )
+        if min(self.transform_after_silence, self.transform_before_silence) < 0:
+            raise ValueError("transform_after_silence and transform_before_silence must be >= 0")
+        if beside_silence and not (self.linear_path and self.silence_gate and self.subframes == 1):
+            raise ValueError(
+                "transform_*_silence decode through the linear path beside the silence gate: "
+                "they need linear_path, silence_gate and subframes 1"
+            )
+        if self.silence_norm < 0:
+            raise ValueError(f"silence_norm must not be negative, got {self.silence_norm}")
         if self.subframes < 1 or self.hop % self.subframes or self.widths[0] % self.subframes:
             raise ValueError("subframes must divide the hop and the filterbank width")
         if self.kernel_size < 1 or self.latent_dim < 1:
@@ -168,7 +196,12 @@ class AudioTokenizerConfig:
             "zero_code": False,
             "silence_gate": False,
         }
-        return cls(**{**written_before, **before_search, **fields})
+        before_session_9 = {
+            "silence_norm": 1e-4,
+            "transform_after_silence": 0,
+            "transform_before_silence": 0,
+        }
+        return cls(**{**written_before, **before_search, **before_session_9, **fields})
 
 
 PRESETS = {
@@ -185,6 +218,8 @@ PRESETS = {
         beam_width=1,
         zero_code=False,
         silence_gate=False,
+        transform_after_silence=0,
+        transform_before_silence=0,
         strides=(2, 4, 5, 8),
         widths=(8, 16, 48, 96, 192),
         dilations=(1, 3, 9),
@@ -198,6 +233,8 @@ PRESETS = {
         beam_width=1,
         zero_code=False,
         silence_gate=False,
+        transform_after_silence=0,
+        transform_before_silence=0,
         strides=(2, 4, 5, 8),
         widths=(4, 4, 8, 8, 16),
         dilations=(1, 3),
@@ -323,6 +360,8 @@ class FilterbankDecoder(nn.Module):
         self.net = nn.Sequential(*layers, nn.ELU(), out)
         self.linear = nn.Conv1d(cfg.latent_dim, bank, 1, bias=False) if cfg.linear_path else None
         self.subframes, self.silence_gate = cfg.subframes, cfg.silence_gate
+        self.after_silence = cfg.transform_after_silence
+        self.before_silence = cfg.transform_before_silence
         sub_hop, per_window = cfg.hop // cfg.subframes, bank // cfg.subframes
         self.sub_hop = sub_hop
         self.synthesis = nn.ConvTranspose1d(per_window, 1, 2 * sub_hop, stride=sub_hop)
@@ -335,14 +374,32 @@ class FilterbankDecoder(nn.Module):
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, T, latent_dim) -> (B, T * hop) samples (unclamped)."""
         latents = latents.transpose(1, 2)
-        coefficients = self.net(latents)  # (B, bank, T)
-        if self.linear is not None:
-            coefficients = coefficients + self.linear(latents)
-        # Window j covers sub-hops j - 1 and j (as in the encoder): drop the first sub-hop,
-        # which would precede the input. The last one misses its next window's half.
-        windows = windows_from_frames(coefficients, self.subframes)
-        samples = self.synthesis(windows)[:, 0, self.sub_hop :]
+        stack = self.net(latents)  # (B, bank, T)
+        linear = self.linear(latents) if self.linear is not None else None
+        samples = self._synthesize(stack if linear is None else stack + linear)
+        if self.after_silence or self.before_silence:
+            beside = self._beside_silence(latents)
+            samples = samples + (self._synthesize(linear) - samples) * beside
         return samples * self._sound_mask(latents) if self.silence_gate else samples
+
+    def _synthesize(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """(B, bank, T) coefficients -> (B, T * hop) samples. Window j covers sub-hops j - 1
+        and j (as in the encoder): the first sub-hop, which would precede the input, is
+        dropped. The last one misses its next window's half."""
+        windows = windows_from_frames(coefficients, self.subframes)
+        return self.synthesis(windows)[:, 0, self.sub_hop :]
+
+    def _beside_silence(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim, T) -> (B, T * hop) 1 on hops up to `after_silence` frames after or
+        `before_silence` frames before a zero latent (none before the start or after the
+        end), else 0. Hop i reads frames i - after_silence .. i + before_silence."""
+        silent = (latents == 0).all(1).to(latents.dtype)  # (B, T)
+        near = torch.zeros_like(silent)
+        for d in range(1, self.after_silence + 1):  # a silent frame d before hop i
+            near = torch.maximum(near, F.pad(silent[:, :-d], (d, 0)))
+        for d in range(1, self.before_silence + 1):  # a silent frame d after hop i
+            near = torch.maximum(near, F.pad(silent[:, d:], (0, d)))
+        return near.repeat_interleave(self.sub_hop, dim=1)
 
     def _sound_mask(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, latent_dim, T) -> (B, T * hop) 0 where a window over the sample decoded from a
@@ -416,6 +473,7 @@ class AudioTokenizer(nn.Module):
             cfg.dead_after,
             beam_width=cfg.beam_width,
             zero_code=cfg.zero_code,
+            silence_norm=cfg.silence_norm,
         )
         self.decoder = FilterbankDecoder(cfg) if filterbank else StridedDecoder(cfg)
 
@@ -514,8 +572,9 @@ def decoder_context_frames(cfg: AudioTokenizerConfig) -> int:
     """Frames of left context after which decoded samples no longer depend on earlier codes."""
     if cfg.design == "filterbank":
         # hop t reads frames t and t + 1 (sub-hop i is windows i and i + 1 overlap-added),
-        # each this far back
-        return _frame_stack_past(cfg)
+        # each this far back, and frames back to t - transform_after_silence for the choice
+        # of path beside silence
+        return max(_frame_stack_past(cfg), cfg.transform_after_silence)
     past = float(cfg.kernel_size - 1)  # the first conv runs at the frame rate
     per_frame = 1  # steps of the current stage per frame
     for stride in reversed(cfg.strides):
@@ -528,8 +587,9 @@ def decoder_context_frames(cfg: AudioTokenizerConfig) -> int:
 
 def decoder_lookahead_frames(cfg: AudioTokenizerConfig) -> int:
     """Frames after a hop's own that its decoded samples depend on: the next frame's window
-    overlaps it in the filterbank design; SoundStream's decoder is strictly causal."""
-    return 1 if cfg.design == "filterbank" else 0
+    overlaps it in the filterbank design, and the choice of path reads
+    `transform_before_silence` frames ahead; SoundStream's decoder is strictly causal."""
+    return max(1, cfg.transform_before_silence) if cfg.design == "filterbank" else 0
 
 
 def interleave(codes: torch.Tensor) -> torch.Tensor:

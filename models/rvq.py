@@ -27,8 +27,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-# Norm below which a vector counts as silence (only silence may take the zero code at level 0):
-# about -120 dBFS frame RMS through the default's compander, where -80 dBFS maps to ~2e-3.
+# Norm below which a vector counts as silence (only silence may take the zero code at level 0),
+# unless the model's config says otherwise (`AudioTokenizerConfig.silence_norm`): about -150
+# dBFS frame RMS through the default's compander. Models before session 9 were coded with it.
 SILENCE_NORM = 1e-4
 FORBIDDEN = 1e9  # an added squared error no real path comes near
 
@@ -63,6 +64,7 @@ class ResidualVectorQuantizer(nn.Module):
         eps: float = 1e-5,
         beam_width: int = 1,
         zero_code: bool = False,
+        silence_norm: float = SILENCE_NORM,
     ) -> None:
         super().__init__()
         if beam_width < 1:
@@ -71,9 +73,9 @@ class ResidualVectorQuantizer(nn.Module):
         self.beam_width = beam_width
         # Code 0 of every level stays the zero vector: silence (a zero latent) then codes as
         # all zeros and decodes to exactly what the decoder makes of a zero latent. Only a
-        # vector of norm below SILENCE_NORM may take code 0 at level 0, so a quiet sound is
+        # vector of norm below `silence_norm` may take code 0 at level 0, so a quiet sound is
         # never coded as silence (the decoder may gate what is coded as silence).
-        self.zero_code = zero_code
+        self.zero_code, self.silence_norm = zero_code, silence_norm
         self.decay, self.dead_after, self.eps = decay, dead_after, eps
         self.register_buffer("codebooks", torch.randn(num_levels, codebook_size, dim))
         # EMA statistics: how many vectors each code got (cluster size) and their sum.
@@ -136,7 +138,7 @@ class ResidualVectorQuantizer(nn.Module):
         code 0 costs `FORBIDDEN` for every vector that is not silence."""
         if not self.zero_code:
             return None
-        audible = (z.norm(dim=-1, keepdim=True) >= SILENCE_NORM).to(z.dtype)  # (..., 1)
+        audible = (z.norm(dim=-1, keepdim=True) >= self.silence_norm).to(z.dtype)  # (..., 1)
         first = F.one_hot(torch.zeros((), dtype=torch.long), self.codebook_size).to(z.dtype)
         return audible * first * FORBIDDEN
 

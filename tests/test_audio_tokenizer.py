@@ -175,7 +175,9 @@ def test_the_silence_gate_silences_what_was_coded_as_silence_and_nothing_else():
     clip[0, 15 * hop : 25 * hop] = 0.5 * torch.sin(2 * math.pi * 440 * t)  # a beep in silence
     gated = AudioTokenizer(PRESETS["tiny"]).eval()
     _fit_as_transform_coder(gated, clip)
-    ungated = AudioTokenizer(dataclasses.replace(PRESETS["tiny"], silence_gate=False)).eval()
+    plain = {"transform_after_silence": 0, "transform_before_silence": 0}
+    ungated = dataclasses.replace(PRESETS["tiny"], silence_gate=False, **plain)
+    ungated = AudioTokenizer(ungated).eval()
     ungated.load_state_dict(gated.state_dict())
     codes = gated.encode(clip)
     silent_frames = (codes == 0).all(-1)[0]
@@ -184,10 +186,62 @@ def test_the_silence_gate_silences_what_was_coded_as_silence_and_nothing_else():
     with_gate, without = gated.decode(codes)[0], ungated.decode(codes)[0]
     leak = without[14 * hop : 15 * hop].abs().max()  # frame 15's coding error before the beep
     assert leak > 1e-4 and (with_gate[: 15 * hop] == 0).all()
-    beep = slice(16 * hop, 24 * hop)
+    beep = slice(17 * hop, 23 * hop)  # past the hops that decode beside silence
     torch.testing.assert_close(with_gate[beep], without[beep], rtol=0, atol=0)
     with pytest.raises(ValueError, match="silence_gate"):
         dataclasses.replace(PRESETS["soundstream_tiny"], silence_gate=True)
+
+
+def test_frames_below_the_silence_norm_code_as_silence():
+    vectors = _clustered_vectors(3000)
+    rvq = ResidualVectorQuantizer(3, 16, 6, beam_width=4, zero_code=True, silence_norm=0.01)
+    rvq.fit(vectors, refine_rounds=1)
+    directions = torch.nn.functional.normalize(torch.randn(1, 50, 6), dim=-1)
+    assert (rvq.encode(directions * 0.009) == 0).all()  # below the threshold: silence
+    assert (rvq.encode(directions * 0.011)[..., 0] != 0).all()  # above it: a real codeword
+    assert PRESETS["default"].silence_norm == 0.01
+    assert AudioTokenizer(PRESETS["default"]).quantizer.silence_norm == 0.01
+
+
+def test_hops_beside_silence_decode_through_the_linear_path_alone():
+    torch.manual_seed(0)
+    model = _trained_like(AudioTokenizer(PRESETS["tiny"]))  # random stack: not the linear path
+    after, before = model.cfg.transform_after_silence, model.cfg.transform_before_silence
+    assert (after, before) == (2, 2)
+    codes = model.encode(torch.randn(1, 30 * model.cfg.hop) * 0.3)
+    codes[:, 10:13] = 0  # frames 10..12 coded as silence
+    latents = model.expand(model.quantizer.decode(codes))
+    decoder, hop = model.decoder, model.cfg.hop
+    with torch.no_grad():
+        y = decoder(latents)[0]
+        lat = latents.transpose(1, 2)
+        linear = decoder._synthesize(decoder.linear(lat))[0]
+        full = decoder._synthesize(decoder.net(lat) + decoder.linear(lat))[0]
+    assert not torch.allclose(linear, full)  # the two paths differ: the test can tell them apart
+    beside = [*range(10 - before, 10), *range(13, 13 + after)]  # hops 8, 9 and 13, 14
+    for i in range(30):
+        hop_of = slice(i * hop, (i + 1) * hop)
+        if 9 <= i <= 12:  # gated: a window over these hops decoded from silence
+            assert (y[hop_of] == 0).all()
+        else:
+            expected = linear if i in beside else full
+            torch.testing.assert_close(y[hop_of], expected[hop_of], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="linear_path"):
+        dataclasses.replace(PRESETS["tiny"], linear_path=False)
+    with pytest.raises(ValueError, match="transform_"):
+        dataclasses.replace(PRESETS["tiny"], transform_after_silence=-1)
+
+
+def test_models_from_before_the_silence_norm_code_and_decode_as_trained():
+    written = {
+        k: v
+        for k, v in PRESETS["default"].to_dict().items()
+        if k not in ("silence_norm", "transform_after_silence", "transform_before_silence")
+    }
+    cfg = AudioTokenizerConfig.from_dict(written)
+    assert cfg.silence_norm == 1e-4  # the threshold those models were coded with
+    assert (cfg.transform_after_silence, cfg.transform_before_silence) == (0, 0)
+    assert decoder_lookahead_frames(cfg) == 1 and decoder_lookahead_frames(PRESETS["default"]) == 2
 
 
 def _fit_as_transform_coder(model: AudioTokenizer, clip: torch.Tensor) -> None:
@@ -288,7 +342,10 @@ def _config(name: str) -> AudioTokenizerConfig:
     """A preset, or "<preset>+sub2": the same with two filterbank windows a frame."""
     preset, _, variant = name.partition("+")
     cfg = PRESETS[preset]
-    return dataclasses.replace(cfg, subframes=2) if variant == "sub2" else cfg
+    if variant != "sub2":
+        return cfg
+    beside_silence = {"transform_after_silence": 0, "transform_before_silence": 0}
+    return dataclasses.replace(cfg, subframes=2, **beside_silence)
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny+sub2", "soundstream_tiny"])
@@ -303,7 +360,8 @@ def test_later_samples_do_not_change_earlier_codes_or_samples(preset):
     assert torch.equal(before[:, :12], after[:, :12])
     assert not torch.equal(before[:, 12:], after[:, 12:])
     codes = before.clone()
-    codes[:, 15:] = (codes[:, 15:] + 1) % model.cfg.codebook_size
+    # silence from frame 15 on: other codes, and other paths for hops beside the silence
+    codes[:, 15:] = 0
     y, y_changed = model.decode(before), model.decode(codes)
     # decoded hop t reads frames up to t + lookahead: hops < 15 - lookahead keep their samples
     kept = (15 - ahead) * hop
@@ -358,7 +416,8 @@ def test_the_linear_path_starts_as_a_principal_component_coder():
 
 def test_only_filterbank_configs_have_a_linear_path():
     assert PRESETS["default"].linear_path and not PRESETS["soundstream"].linear_path
-    old = {k: v for k, v in PRESETS["default"].to_dict().items() if k != "linear_path"}
+    later = ("linear_path", "silence_norm", "transform_after_silence", "transform_before_silence")
+    old = {k: v for k, v in PRESETS["default"].to_dict().items() if k not in later}
     assert AudioTokenizerConfig.from_dict(old).linear_path is False  # checkpoints from before
     assert AudioTokenizer(AudioTokenizerConfig.from_dict(old)).encoder.linear is None
     with pytest.raises(ValueError, match="linear_path"):
@@ -619,6 +678,27 @@ def test_decoder_only_training_keeps_every_code(tmp_path):
     clips = _tones(3, 1.0, seed=4)
     assert torch.equal(tuned.encode(clips), before.encode(clips))
     assert not torch.equal(tuned.decoder.linear.weight, before.decoder.linear.weight)
+
+
+def test_a_run_may_code_a_loaded_model_with_another_silence_handling(tmp_path):
+    from reelpoet.models.train.distributed import DistContext
+    from reelpoet.models.train.train_audio_tokenizer import train
+    from reelpoet.models.trained import load_audio_tokenizer
+
+    ctx = DistContext(0, 1, torch.device("cpu"))
+    train(_world_only(tmp_path, steps=0, silence_norm=1e-4), ctx)
+    start = tmp_path / "run" / "checkpoint"
+    assert load_audio_tokenizer(start).cfg.silence_norm == 1e-4
+    other = {"silence_norm": 0.05, "transform_after_silence": 1, "transform_before_silence": 0}
+    tuned_cfg = _world_only(tmp_path, steps=1, init_from=str(start), decoder_only=True, **other)
+    tuned_cfg = dataclasses.replace(tuned_cfg, run_dir=str(tmp_path / "tuned"))
+    train(tuned_cfg, ctx)  # the same weights, coded another way: allowed
+    saved = load_audio_tokenizer(tmp_path / "tuned" / "checkpoint").cfg
+    assert (saved.silence_norm, saved.transform_after_silence) == (0.05, 1)
+    assert saved.transform_before_silence == 0
+    # resuming a run keeps what it was started with
+    with pytest.raises(ValueError, match="silence_norm"):
+        train(dataclasses.replace(tuned_cfg, steps=2, silence_norm=0.01), ctx)
 
 
 def test_refit_refuses_what_is_not_an_audio_run_with_a_clear_message(tmp_path, capsys):

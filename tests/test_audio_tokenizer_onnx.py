@@ -76,6 +76,14 @@ def test_codes_and_samples_match_torch_on_real_audio(exported, codec, speech):
     assert codec.decode(codes, num_samples=len(speech)).shape == speech.shape
 
 
+def test_samples_beside_silence_match_torch(exported, codec, speech):
+    model, _, _ = exported
+    codes = codec.encode(speech, RATE)
+    codes[10:16] = 0  # coded silence: the frames beside it decode by the linear path
+    reference = model.decode(torch.from_numpy(codes[None]))[0].numpy()
+    assert np.abs(codec.decode(codes) - reference).max() <= 1e-3
+
+
 def test_graphs_take_any_batch_and_length(exported):
     import onnxruntime as ort
 
@@ -107,6 +115,9 @@ def test_chunked_coding_equals_one_call(exported, codec):
     assert (chunked.encode(audio, RATE) == codes).mean() >= 0.999
     pieces = list(chunked.iter_encode(audio, RATE))
     assert len(pieces) == -(-len(codes) // 25) and all(len(p) <= 25 for p in pieces)
+    # silence after the chunk edges at frames 25 and 50: the decoder's path beside silence
+    # reads frames on both sides of a chunk's edge
+    codes[26:30] = codes[51:55] = 0  # two frames after each edge: the last hop reads them
     difference = np.abs(chunked.decode(codes) - whole.decode(codes)).max()
     assert difference <= 1e-4
 
@@ -143,7 +154,8 @@ def test_an_hour_streams_in_bounded_chunks(exported, codec, monkeypatch):
     monkeypatch.setattr(codec, "_decoder", decoder)
     codec.decode(codes[:30000])  # ten minutes
     frames = codec.chunk_frames + spec.decoder_context_frames + spec.decoder_lookahead_frames
-    assert spec.decoder_lookahead_frames == 1  # the filterbank design's overlap-add
+    # the filterbank's overlap-add reads one frame ahead, the path beside silence two
+    assert spec.decoder_lookahead_frames == 2
     assert max(decoder.sizes) <= frames * 4
 
 

@@ -101,6 +101,11 @@ class TrainConfig:
     # The preset's compander (AudioTokenizerConfig.compand_*), unless given: for trying others.
     compand_exponent: float | None = None
     compand_knee: float | None = None
+    # The preset's silence threshold and transform-only hops beside silence, unless given
+    # (AudioTokenizerConfig). They hold no weights: a run may set them on a model it loads.
+    silence_norm: float | None = None
+    transform_after_silence: int | None = None
+    transform_before_silence: int | None = None
     speech_fraction: float = 0.35
     instrument_fraction: float = 0.2
     recording_fraction: float = 0.1
@@ -244,11 +249,17 @@ def _recorded_start(cfg: TrainConfig) -> dict | None:
 
 
 def model_config(cfg: TrainConfig) -> AudioTokenizerConfig:
-    """The preset, with the compander the run asks for."""
-    given = {"compand_exponent": cfg.compand_exponent, "compand_knee": cfg.compand_knee}
+    """The preset, with the compander and silence handling the run asks for."""
+    given = {name: getattr(cfg, name) for name in (*WEIGHTLESS_FIELDS, *_COMPANDER)}
     return dataclasses.replace(
         PRESETS[cfg.preset], **{k: v for k, v in given.items() if v is not None}
     )
+
+
+_COMPANDER = ("compand_exponent", "compand_knee")
+# Settings that change how a model codes, not its weights: a run may start (--init-from) from a
+# checkpoint saved with others. Resuming a run's own checkpoint keeps them as saved.
+WEIGHTLESS_FIELDS = ("silence_norm", "transform_after_silence", "transform_before_silence")
 
 
 def check_same_model(cfg: TrainConfig, model_cfg: AudioTokenizerConfig) -> None:
@@ -262,6 +273,10 @@ def check_same_model(cfg: TrainConfig, model_cfg: AudioTokenizerConfig) -> None:
     if saved is None:
         return
     saved_cfg = AudioTokenizerConfig.from_dict(saved)
+    if source == cfg.init_from:  # a new run may code differently with the same weights
+        saved_cfg = dataclasses.replace(
+            saved_cfg, **{name: getattr(model_cfg, name) for name in WEIGHTLESS_FIELDS}
+        )
     if saved_cfg != model_cfg:
         differs = {
             k: (v, getattr(model_cfg, k))
