@@ -5,8 +5,9 @@ Codes are (T, K) int64: frame t (hop samples, 20 ms by default) gives one code p
 `codes_to_tokens` flattens them frame-major (frame t: levels 0..K-1), the order the LM models.
 
 Streaming is exact: the encoder is causal and the decoder looks at most
-`decoder_lookahead_frames` ahead (1 for the filterbank design, whose overlap-added hops need the
-next frame's window), so a chunk coded with `encoder_context_frames` of real audio before it
+`decoder_lookahead_frames` ahead (for the filterbank design 1, whose overlap-added hops need the
+next frame's window, or 2 since session 9, whose hops beside silence decode another way), so a
+chunk coded with `encoder_context_frames` of real audio before it
 (and decoded with `decoder_context_frames` of codes before it and the lookahead after it) gives
 the codes and samples of coding the whole recording at once (up to float rounding). Chunks are
 ~10 s plus that context (~0.4 s), so graph calls stay bounded.
