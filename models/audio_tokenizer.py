@@ -147,10 +147,10 @@ class AudioTokenizerConfig:
             )
         if min(self.transform_after_silence, self.transform_before_silence) < 0:
             raise ValueError("transform_after_silence and transform_before_silence must be >= 0")
-        if beside_silence and not (self.linear_path and self.silence_gate and self.subframes == 1):
+        if beside_silence and not (self.linear_path and self.silence_gate):
             raise ValueError(
                 "transform_*_silence decode through the linear path beside the silence gate: "
-                "they need linear_path, silence_gate and subframes 1"
+                "they need linear_path and silence_gate"
             )
         if self.silence_norm < 0:
             raise ValueError(f"silence_norm must not be negative, got {self.silence_norm}")
@@ -362,6 +362,7 @@ class FilterbankDecoder(nn.Module):
         self.subframes, self.silence_gate = cfg.subframes, cfg.silence_gate
         self.after_silence = cfg.transform_after_silence
         self.before_silence = cfg.transform_before_silence
+        self.hop = cfg.hop
         sub_hop, per_window = cfg.hop // cfg.subframes, bank // cfg.subframes
         self.sub_hop = sub_hop
         self.synthesis = nn.ConvTranspose1d(per_window, 1, 2 * sub_hop, stride=sub_hop)
@@ -399,7 +400,7 @@ class FilterbankDecoder(nn.Module):
             near = torch.maximum(near, F.pad(silent[:, :-d], (d, 0)))
         for d in range(1, self.before_silence + 1):  # a silent frame d after hop i
             near = torch.maximum(near, F.pad(silent[:, d:], (0, d)))
-        return near.repeat_interleave(self.sub_hop, dim=1)
+        return near.repeat_interleave(self.hop, dim=1)
 
     def _sound_mask(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, latent_dim, T) -> (B, T * hop) 0 where a window over the sample decoded from a

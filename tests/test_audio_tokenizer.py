@@ -342,10 +342,7 @@ def _config(name: str) -> AudioTokenizerConfig:
     """A preset, or "<preset>+sub2": the same with two filterbank windows a frame."""
     preset, _, variant = name.partition("+")
     cfg = PRESETS[preset]
-    if variant != "sub2":
-        return cfg
-    beside_silence = {"transform_after_silence": 0, "transform_before_silence": 0}
-    return dataclasses.replace(cfg, subframes=2, **beside_silence)
+    return dataclasses.replace(cfg, subframes=2) if variant == "sub2" else cfg
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny+sub2", "soundstream_tiny"])
