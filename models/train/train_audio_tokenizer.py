@@ -248,18 +248,18 @@ def _recorded_start(cfg: TrainConfig) -> dict | None:
     return state.get("start")
 
 
+_COMPANDER = ("compand_exponent", "compand_knee")
+# Settings that change how a model codes, not its weights: a run may start (--init-from) from a
+# checkpoint saved with others. Resuming a run's own checkpoint keeps them as saved.
+WEIGHTLESS_FIELDS = ("silence_norm", "transform_after_silence", "transform_before_silence")
+
+
 def model_config(cfg: TrainConfig) -> AudioTokenizerConfig:
     """The preset, with the compander and silence handling the run asks for."""
     given = {name: getattr(cfg, name) for name in (*WEIGHTLESS_FIELDS, *_COMPANDER)}
     return dataclasses.replace(
         PRESETS[cfg.preset], **{k: v for k, v in given.items() if v is not None}
     )
-
-
-_COMPANDER = ("compand_exponent", "compand_knee")
-# Settings that change how a model codes, not its weights: a run may start (--init-from) from a
-# checkpoint saved with others. Resuming a run's own checkpoint keeps them as saved.
-WEIGHTLESS_FIELDS = ("silence_norm", "transform_after_silence", "transform_before_silence")
 
 
 def check_same_model(cfg: TrainConfig, model_cfg: AudioTokenizerConfig) -> None:
