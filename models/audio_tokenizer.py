@@ -152,7 +152,7 @@ class AudioTokenizerConfig:
                 "transform_*_silence decode through the linear path beside the silence gate: "
                 "they need linear_path and silence_gate"
             )
-        if self.silence_norm < 0:
+        if not self.silence_norm >= 0:  # NaN too
             raise ValueError(f"silence_norm must not be negative, got {self.silence_norm}")
         if self.subframes < 1 or self.hop % self.subframes or self.widths[0] % self.subframes:
             raise ValueError("subframes must divide the hop and the filterbank width")

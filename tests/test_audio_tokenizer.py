@@ -201,6 +201,9 @@ def test_frames_below_the_silence_norm_code_as_silence():
     assert (rvq.encode(directions * 0.011)[..., 0] != 0).all()  # above it: a real codeword
     assert PRESETS["default"].silence_norm == 0.01
     assert AudioTokenizer(PRESETS["default"]).quantizer.silence_norm == 0.01
+    for bad in (-0.01, float("nan")):
+        with pytest.raises(ValueError, match="silence_norm"):
+            dataclasses.replace(PRESETS["default"], silence_norm=bad)
 
 
 def test_hops_beside_silence_decode_through_the_linear_path_alone():
