@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from reelpoet.models.audio_spectra import MelSpectrogram, log_mel
 from reelpoet.models.audio_tokenizer import PRESETS, AudioTokenizer
 from reelpoet.models.eval.audio_tokenizer_eval import Item, TorchCodec, format_tables, score
 from reelpoet.models.train.audio_clips import (
@@ -272,3 +273,32 @@ def test_media_rows_say_where_a_files_distance_comes_from():
     # on sound, at most log 2 (bands under the log floor in both count as equal)
     assert 0.3 < beeping["L1 on sound"] <= -np.log(0.5) + 0.01
     assert beeping["L1 at silence edges"] is not None
+
+
+def test_ceiling_rows_decode_the_continuous_latents_where_the_codes_carry_sound():
+    from reelpoet.models.eval.audio_diagnostics import ceiling_rows
+
+    rng = np.random.default_rng(1)
+    sound = np.zeros(16000, np.float32)  # silence, then noise: both kinds of frame
+    sound[8000:] = rng.standard_normal(8000).astype(np.float32) * 0.2
+    items = [Item("half", sound)]
+    torch.manual_seed(0)
+    model = AudioTokenizer(PRESETS["tiny"]).eval()
+    x = torch.from_numpy(sound)[None]
+    with torch.no_grad():
+        continuous = model.decoder(model.expand(model.latents(x))).clamp(-1, 1)
+        mel = MelSpectrogram(1024, 80, 16000)
+        expected = float((log_mel(mel(continuous)) - log_mel(mel(x))).abs().mean())
+    # nothing coded as silence: the ceiling is the plain continuous decode
+    model.quantizer.silence_norm = 0.0
+    row = ceiling_rows(model, items)["half"]
+    assert row["unquantized where coded as sound"] == pytest.approx(expected, rel=1e-5)
+    assert row["unquantized where coded as sound"] != pytest.approx(row["4 levels"], rel=1e-3)
+    # every frame coded as silence (code 0 is the zero vector at every level): the ceiling
+    # keeps the codes' silence and equals the coded decode
+    frames = model.encode(x).shape[1]
+    with torch.no_grad():  # what fitting does (`zero_code`); an untrained model's are random
+        model.quantizer.codebooks[:, 0] = 0
+    model.encode = lambda samples: torch.zeros(1, frames, model.cfg.num_levels, dtype=torch.long)
+    row = ceiling_rows(model, items)["half"]
+    assert row["unquantized where coded as sound"] == pytest.approx(row["4 levels"], abs=1e-6)

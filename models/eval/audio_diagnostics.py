@@ -16,6 +16,12 @@ the distance on frames with sound, on frames at the edge of digital silence (a f
 beside a silent one, or the reverse), and the share of frames that take level 0's most common
 code (a codec that codes a recording with one code repeats one 20 ms frame: a 50 Hz buzz).
 
+`--ceiling` adds, for each checkpoint and real file, the log-mel distance of a decode from the
+encoder's continuous latents wherever the codes carry sound (silence stays as coded, so the
+silence gate and the linear path beside silence act as in the coded decode): what the best
+possible codebooks could give this encoder and decoder. Where that is above 0.7 times the
+one-level distance, no change of codebooks alone meets issue 4's 30% gain on that file.
+
 `--pca K` is the reference without a network: the filterbank (MDCT) coefficients projected on
 their top K principal directions (fitted on world soundtracks of training seeds) and back,
 unquantized and with k-means RVQ codebooks of the default's size on the projections.
@@ -148,6 +154,31 @@ def _synthesize(model: AudioTokenizer, coefficients: torch.Tensor) -> torch.Tens
     return decoder.synthesis(windows)[:, 0, decoder.sub_hop :]
 
 
+def ceiling_rows(model: AudioTokenizer, items: list) -> dict[str, dict]:
+    """Each real file's log-mel distance at 1 and all levels, and decoded from its continuous
+    latents on every frame the codes carry as sound (zero latents stay zero)."""
+    mel = MelSpectrogram(1024, 80, model.cfg.sample_rate)
+    rows = {}
+    for item in items:
+        x = torch.from_numpy(item.samples)[None]
+        with torch.no_grad():
+            original = log_mel(mel(x))[0]
+            codes = model.encode(x)
+            quantized = model.quantizer.decode(codes)
+            sound = (quantized != 0).any(-1, keepdim=True)
+            kept = torch.where(sound, model.latents(x), quantized)
+            decodes = {
+                "1 level": model.decode(codes[..., :1]),
+                "4 levels": model.decode(codes),
+                "unquantized where coded as sound": model.decoder(model.expand(kept)).clamp(-1, 1),
+            }
+            rows[item.source] = {
+                name: float((log_mel(mel(y[:, : x.shape[1]]))[0] - original).abs().mean())
+                for name, y in decodes.items()
+            }
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", nargs="*", default=[], help="trained model folders")
@@ -155,27 +186,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pca-subframes", type=int, default=1, help="MDCT windows a frame")
     parser.add_argument("--pca-fit-clips", type=int, default=300)
     parser.add_argument("--media", action="store_true", help="where real files' distance is")
+    parser.add_argument("--ceiling", action="store_true", help="real files, best codebooks")
     parser.add_argument("--media-dir", type=Path, default=DEFAULT_MEDIA_DIR)
     parser.add_argument("--count", type=int, default=32, help="held-out clips for SI-SNR")
     parser.add_argument("--impact-clips", type=int, default=128, help="held-out clips")
     args = parser.parse_args(argv)
     world = WorldConfig()
     clips = [make_sample(seed, world).audio for seed in range(args.count)]
-    rows, media = {}, {}
+    rows, media, ceiling = {}, {}, {}
     for folder in args.checkpoint:
         model = load_audio_tokenizer(Path(folder)).eval()
         rows[folder] = checkpoint_rows(model, clips, range(args.impact_clips))
         if args.media:
             for name, row in media_rows(model, media_items(args.media_dir)).items():
                 media[f"{folder}: {name}"] = row
+        if args.ceiling:
+            for name, row in ceiling_rows(model, media_items(args.media_dir)).items():
+                ceiling[f"{folder}: {name}"] = row
     for components in args.pca:
         rows[f"PCA {components}"] = pca_rows(
             components, clips, args.pca_subframes, args.pca_fit_clips
         )
     print_table(rows)
-    if media:
-        print()
-        print_table(media)
+    for table in (media, ceiling):
+        if table:
+            print()
+            print_table(table)
 
 
 def print_table(rows: dict[str, dict]) -> None:
@@ -198,6 +234,7 @@ _ORDER = (
     "L1 on sound",
     "L1 at silence edges",
     "frames with level 0's top code",
+    "unquantized where coded as sound",
 )
 
 
