@@ -256,3 +256,8 @@ def test_the_table_scores_a_round_trip_column_from_what_it_returns():
     assert impacts[2] == impacts[4].rstrip(" |") and impacts[3] == ""
     silent = next(row for row in grey if row.startswith("| impacts in audio")).split(" | ")
     assert silent[4].rstrip(" |") == "0.0%"
+    seam = next(row for row in same if row.startswith("| continuation seam")).split(" | ")
+    assert seam[1] == "6 clips"  # the table's own clips, not another row's count
+    assert seam[2] == seam[4].rstrip(" |") and seam[2].endswith(" dB")  # as rendered
+    grey_seam = next(row for row in grey if row.startswith("| continuation seam")).split(" | ")
+    assert grey_seam[4].rstrip(" |") == "identical frames"  # nothing left to tell apart

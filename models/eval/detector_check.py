@@ -30,6 +30,9 @@ output):
 - bounces: clean clips where every bouncing object is present and contrasting, with a unique
   colour, and the camera can be undone; turns between the second and the second-to-last frame.
 
+The last row is the continuation seam: PSNR between frames 16 and 17 of 34-frame renders, each
+17-frame half transformed on its own (`seam_cells`).
+
 Seeds start at 0: below the training range, like every evaluation set.
 """
 
@@ -52,7 +55,7 @@ from reelpoet.models.eval.audio_onsets import (
     onset_f1,
     pitch_agreement,
 )
-from reelpoet.models.eval.world_detector import ClipReading, read_clip
+from reelpoet.models.eval.world_detector import ClipReading, read_clip, seam_psnr
 from reelpoet.models.world import WorldConfig, WorldSample, make_sample
 from reelpoet.models.world.scene import sample_scene
 from reelpoet.models.world.shapes import signed_distance
@@ -397,6 +400,23 @@ def tokenizer_round_trip(bundle_dir: str | None = None) -> RoundTrip:
     )
 
 
+def seam_cells(seeds: Iterable[int], transforms: list) -> list[str]:
+    """Mean PSNR (dB) between frame 16 and frame 17 of 34-frame renders, the seam a
+    continuation must match, for each transform of 17-frame clips (None: as rendered). Each
+    half goes through a transform on its own, as an LM's continuation is decoded apart from
+    its input, so through the tokenizers this is the seam a perfect LM would score."""
+    world, values = WorldConfig(num_frames=34), [[] for _ in transforms]
+    for seed in seeds:
+        frames = make_sample(seed, world).frames
+        for scores, transform in zip(values, transforms, strict=True):
+            before, after = frames[:17], frames[17:]
+            if transform is not None:
+                before, after = transform(before), transform(after)
+            scores.append(seam_psnr(before[-1], after[0]))
+    finite = [[v for v in scores if math.isfinite(v)] for scores in values]
+    return [f"{np.mean(v):.1f} dB" if v else "identical frames" for v in finite]
+
+
 def table(count: int, first_seed: int = 0, round_trip: RoundTrip | None = None) -> str:
     """The markdown table of docs/lm_eval.md for `count` clips from `first_seed`; with
     `round_trip` (tokenizer_round_trip), a column for clips through a bundle's tokenizers."""
@@ -420,11 +440,14 @@ def table(count: int, first_seed: int = 0, round_trip: RoundTrip | None = None) 
         ("audio impacts vs frame bounces (F1, 1/8 s)", "sync", "bounces"),
         ("tone pitch within a semitone", "pitch", "frames"),
     ):
-        count = audio[key].total if key == "pitch" else audio[key].true
+        scored = audio[key].total if key == "pitch" else audio[key].true
         cells = [f"{audio[key].value:.1%}", ""]  # sound is not blurred
         if coded is not None:  # the tokenizer's sound against the frames as rendered
             cells.append(f"{coded[key].value:.1%}")
-        lines.append(f"| {name} | {count} {unit} | {' | '.join(cells)} |")
+        lines.append(f"| {name} | {scored} {unit} | {' | '.join(cells)} |")
+    transforms = [None, degrade] + ([] if round_trip is None else [round_trip.frames])
+    cells = " | ".join(seam_cells(range(first_seed, first_seed + count), transforms))
+    lines.append(f"| continuation seam (PSNR, frames 16 / 17) | {count} clips | {cells} |")
     return "\n".join(lines)
 
 
