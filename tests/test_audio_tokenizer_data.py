@@ -299,6 +299,7 @@ def test_ceiling_rows_decode_the_continuous_latents_where_the_codes_carry_sound(
     frames = model.encode(x).shape[1]
     with torch.no_grad():  # what fitting does (`zero_code`); an untrained model's are random
         model.quantizer.codebooks[:, 0] = 0
-    model.encode = lambda samples: torch.zeros(1, frames, model.cfg.num_levels, dtype=torch.long)
+    levels = model.cfg.num_levels
+    model.quantizer.encode = lambda z: torch.zeros(1, frames, levels, dtype=torch.long)
     row = ceiling_rows(model, items)["half"]
     assert row["unquantized where coded as sound"] == pytest.approx(row["4 levels"], abs=1e-6)

@@ -163,10 +163,11 @@ def ceiling_rows(model: AudioTokenizer, items: list) -> dict[str, dict]:
         x = torch.from_numpy(item.samples)[None]
         with torch.no_grad():
             original = log_mel(mel(x))[0]
-            codes = model.encode(x)
+            latents = model.latents(x)
+            codes = model.quantizer.encode(latents)  # what model.encode gives
             quantized = model.quantizer.decode(codes)
             sound = (quantized != 0).any(-1, keepdim=True)
-            kept = torch.where(sound, model.latents(x), quantized)
+            kept = torch.where(sound, latents, quantized)
             decodes = {
                 "1 level": model.decode(codes[..., :1]),
                 "4 levels": model.decode(codes),
